@@ -1,0 +1,73 @@
+"""Where the ``distributed.Client`` comes from: a LocalCluster (default) or a scheduler address.
+
+>>> from tuner.cluster import make_cluster          # doctest: +SKIP
+>>> cluster = make_cluster({"kind": "local", "workers": 2})
+>>> cluster.scale(4)                                 # any Dask cluster idiom works
+>>> client = Client(cluster)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Iterator
+
+from distributed import Client, LocalCluster
+
+from tuner.config import ClusterConfig, _cluster
+
+
+def _dashboard_address(enabled: bool) -> str | None:
+    if not enabled:
+        return None
+    with socket.socket() as s:  # the usual port when free, any free port otherwise (no warning)
+        try:
+            s.bind(("127.0.0.1", 8787))
+            return ":8787"
+        except OSError:
+            return ":0"
+
+
+def as_cluster_config(cfg: ClusterConfig | dict | None) -> ClusterConfig:
+    if cfg is None:
+        return ClusterConfig()
+    if isinstance(cfg, dict):
+        return _cluster({"cluster": cfg})
+    return cfg
+
+
+def make_cluster(cfg: ClusterConfig | dict | None = None):
+    """A Dask cluster object for ``cluster.kind`` (``local`` only: ``address`` has none to make).
+
+    Local clusters use worker processes, one per core by default, each with
+    ``threads_per_worker`` threads; every trial runs in one thread.
+    """
+    cfg = as_cluster_config(cfg)
+    if cfg.kind != "local":
+        raise ValueError(f"cluster kind {cfg.kind!r} has no cluster object to make; use connect()")
+    return LocalCluster(
+        n_workers=cfg.workers or os.cpu_count() or 1,
+        threads_per_worker=cfg.threads_per_worker,
+        processes=True,
+        dashboard_address=_dashboard_address(cfg.dashboard),
+    )
+
+
+@contextlib.contextmanager
+def connect(cfg: ClusterConfig | dict | None = None) -> Iterator[Client]:
+    """A Client for the configuration; a cluster made here is closed on exit."""
+    cfg = as_cluster_config(cfg)
+    if cfg.kind == "address":
+        with Client(cfg.address) as client:
+            yield client
+        return
+    with make_cluster(cfg) as cluster, Client(cluster) as client:
+        yield client
+
+
+def dashboard_link(client: Client) -> str | None:
+    try:
+        return client.dashboard_link
+    except Exception:  # no dashboard (bokeh missing or disabled)
+        return None

@@ -1,0 +1,333 @@
+"""Load and validate a search configuration (YAML file or Python dict).
+
+Everything is checked here, before any work is dispatched: unknown keys, types, ranges, model
+names, parameter names (and, for scikit-learn estimators, parameter values), the data source and
+its target column, and that the metric fits the task. Each :class:`~tuner.errors.ConfigError` names
+the key, the value and what is allowed.
+
+Example
+-------
+>>> cfg = load_config({"data": {"dataset": "diabetes"}, "models": {"xgboost": {"max_depth": [2, 3]}}})
+>>> cfg.task, cfg.metric, cfg.cv.folds
+('regression', 'rmse', 3)
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tuner.data import BUILTIN_DATASETS, BUILTIN_TASKS, FILE_SUFFIXES, DataSpec, file_columns, infer_task, read_table
+from tuner.errors import ConfigError
+from tuner.metrics import DEFAULT_METRIC, METRICS
+from tuner.models import ModelAdapter, get_adapter
+from tuner.models.sklearn import SklearnAdapter
+from tuner.space import ParamSpace
+
+TOP_KEYS = ("name", "data", "task", "cv", "metric", "seed", "search", "models", "cluster", "results")
+STRATEGIES = ("grid", "random")
+ENGINES = ("tuner", "dask-ml")
+CLUSTER_KINDS = ("local", "address")
+
+
+@dataclass(frozen=True)
+class CVConfig:
+    folds: int = 3
+    shuffle: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    strategy: str = "grid"
+    n_trials: int | None = None  #: random search: configurations sampled per model
+    seed: int = 0
+    engine: str = "tuner"
+    grid_resolution: int = 3  #: grid points taken from each distribution in a grid search
+    window: int | None = None  #: trials in flight at once; default: 4 x the cluster's threads
+    max_attempts: int = 3  #: times a trial is retried when it kills its worker
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    kind: str = "local"
+    workers: int | None = None  #: local: default one per core
+    threads_per_worker: int = 1
+    address: str | None = None
+    dashboard: bool = True
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    space: ParamSpace
+    adapter: ModelAdapter = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated search configuration. Build it with :func:`load_config`."""
+
+    name: str
+    data: DataSpec
+    task: str
+    cv: CVConfig
+    metric: str
+    seed: int
+    search: SearchConfig
+    models: tuple[ModelConfig, ...]
+    cluster: ClusterConfig
+    results: str
+    raw: dict = field(compare=False, repr=False, default_factory=dict)
+
+    @property
+    def results_url(self) -> str:
+        """Where this search's Parquet dataset lives: ``<results>/<name>``."""
+        return self.results.rstrip("/") + "/" + self.name
+
+    def with_overrides(self, results: str | None = None, cluster: str | None = None, workers: int | None = None) -> Config:
+        """The CLI's ``--results``, ``--cluster`` and ``--workers`` on top of the file."""
+        cfg = self
+        if results is not None:
+            cfg = replace(cfg, results=_check_results(results, "--results"))
+        if cluster is not None:
+            kind = "local" if cluster == "local" else "address"
+            if kind == "address" and "://" not in cluster:
+                raise ConfigError("--cluster", cluster, "'local' or a scheduler address such as tcp://host:8786")
+            cfg = replace(cfg, cluster=replace(cfg.cluster, kind=kind, address=None if kind == "local" else cluster))
+        if workers is not None:
+            if workers < 1:
+                raise ConfigError("--workers", workers, "an integer >= 1")
+            cfg = replace(cfg, cluster=replace(cfg.cluster, workers=workers))
+        return cfg
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _check_keys(section: dict, allowed: tuple[str, ...], prefix: str) -> None:
+    for key in section:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else None
+            raise ConfigError(f"{prefix}{key}", key, "one of " + ", ".join(allowed), hint)
+
+
+def _section(raw: dict, key: str) -> dict:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(key, value, "a mapping")
+    return value
+
+
+def _int(value: Any, key: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        allowed = "an integer" + (f" >= {minimum}" if minimum is not None else "")
+        raise ConfigError(key, value, allowed)
+    return value
+
+
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(key, value, "true or false")
+    return value
+
+
+def _choice(value: Any, allowed: tuple[str, ...], key: str) -> str:
+    if value not in allowed:
+        close = difflib.get_close_matches(str(value), allowed, n=1)
+        raise ConfigError(key, value, "one of " + ", ".join(allowed), f"did you mean '{close[0]}'?" if close else None)
+    return value
+
+
+def _check_results(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(key, value, "a folder path or a URL such as s3://bucket/prefix or gs://bucket/prefix")
+    protocol = value.split("://", 1)[0] if "://" in value else "file"
+    import fsspec
+
+    if protocol not in fsspec.available_protocols():
+        raise ConfigError(key, value, "a folder path or a URL of a known protocol (file, s3, gs, memory, ...)")
+    return value
+
+
+# -- sections --------------------------------------------------------------------------------
+
+
+def _data(raw: dict, base_dir: Path | None) -> DataSpec:
+    data = _section(raw, "data")
+    if not data:
+        raise ConfigError("data", raw.get("data"), "a mapping with 'dataset' (a built-in) or 'path' and 'target'")
+    _check_keys(data, ("dataset", "path", "target", "sample", "seed", "n_samples", "n_features", "n_classes"), "data.")
+    if ("dataset" in data) == ("path" in data):
+        raise ConfigError("data", data, "exactly one of 'dataset' or 'path'")
+    sample = None if data.get("sample") is None else _int(data["sample"], "data.sample", 10)
+    kwargs = {
+        "sample": sample,
+        "seed": _int(data.get("seed", 0), "data.seed", 0),
+        "n_samples": _int(data.get("n_samples", 2000), "data.n_samples", 20),
+        "n_features": _int(data.get("n_features", 10), "data.n_features", 1),
+        "n_classes": _int(data.get("n_classes", 2), "data.n_classes", 2),
+    }
+    if "dataset" in data:
+        _choice(data["dataset"], BUILTIN_DATASETS, "data.dataset")
+        if "target" in data:
+            raise ConfigError("data.target", data["target"], "no target with a built-in dataset (only with 'path')")
+        return DataSpec(dataset=data["dataset"], **kwargs)
+    path = data["path"]
+    if not isinstance(path, str) or not path.endswith(FILE_SUFFIXES):
+        raise ConfigError("data.path", path, "a file ending in " + ", ".join(FILE_SUFFIXES))
+    if "://" not in path and not os.path.isabs(path) and base_dir is not None:
+        candidate = base_dir / path
+        if candidate.exists() and not Path(path).exists():
+            path = str(candidate)
+    if "://" not in path:
+        if not Path(path).is_file():
+            raise ConfigError("data.path", data["path"], "an existing Parquet or CSV file", "no such file")
+        path = str(Path(path).resolve())
+    target = data.get("target")
+    try:
+        columns = file_columns(path)
+    except Exception as exc:  # any reader error: the file is not what its name says
+        raise ConfigError("data.path", data["path"], "a readable Parquet or CSV file", f"{type(exc).__name__}: {exc}") from None
+    if target not in columns:
+        raise ConfigError("data.target", target, "a column of the file: " + ", ".join(map(str, columns[:20])))
+    if len(columns) < 2:
+        raise ConfigError("data.path", data["path"], "a file with the target and at least one feature column")
+    return DataSpec(path=path, target=target, **kwargs)
+
+
+def _task(raw: dict, data: DataSpec) -> str:
+    if raw.get("task") is not None:
+        return _choice(raw["task"], ("regression", "classification"), "task")
+    if data.dataset in BUILTIN_TASKS:
+        return BUILTIN_TASKS[data.dataset]
+    if data.dataset == "synthetic":
+        return "regression"
+    y = read_table(data.path, columns=[data.target])[data.target]
+    if y.isna().any():
+        raise ConfigError("data.target", data.target, "a column without missing values")
+    return infer_task(y.to_numpy())
+
+
+def _cv(raw: dict) -> CVConfig:
+    cv = _section(raw, "cv")
+    _check_keys(cv, ("folds", "shuffle", "seed"), "cv.")
+    return CVConfig(
+        folds=_int(cv.get("folds", 3), "cv.folds", 2),
+        shuffle=_bool(cv.get("shuffle", False), "cv.shuffle"),
+        seed=_int(cv.get("seed", 0), "cv.seed", 0),
+    )
+
+
+def _search(raw: dict) -> SearchConfig:
+    s = _section(raw, "search")
+    _check_keys(s, ("strategy", "n_trials", "seed", "engine", "grid_resolution", "window", "max_attempts"), "search.")
+    strategy = _choice(s.get("strategy", "grid"), STRATEGIES, "search.strategy")
+    n_trials = s.get("n_trials")
+    if strategy == "random":
+        n_trials = _int(10 if n_trials is None else n_trials, "search.n_trials", 1)
+    elif n_trials is not None:
+        raise ConfigError("search.n_trials", n_trials, "only with strategy 'random' (a grid runs every point)")
+    window = s.get("window")
+    return SearchConfig(
+        strategy=strategy,
+        n_trials=n_trials,
+        seed=_int(s.get("seed", 0), "search.seed", 0),
+        engine=_choice(s.get("engine", "tuner"), ENGINES, "search.engine"),
+        grid_resolution=_int(s.get("grid_resolution", 3), "search.grid_resolution", 2),
+        window=None if window is None else _int(window, "search.window", 1),
+        max_attempts=_int(s.get("max_attempts", 3), "search.max_attempts", 1),
+    )
+
+
+def _models(raw: dict, task: str) -> tuple[ModelConfig, ...]:
+    models = raw.get("models")
+    if not isinstance(models, dict) or not models:
+        raise ConfigError("models", models, "a mapping of model name -> parameter space, with at least one model")
+    out = []
+    for name, spec in models.items():
+        key = f"models.{name}"
+        adapter = get_adapter(str(name), key)
+        space = ParamSpace.from_config(spec, key)
+        if isinstance(adapter, SklearnAdapter):
+            adapter.check_task(task, key)
+            adapter.validate_values({n: space.possible_values(n) for n in space.params}, key)
+        adapter.validate_param_names(list(space.params), task, key)
+        out.append(ModelConfig(str(name), space, adapter))
+    return tuple(out)
+
+
+def _cluster(raw: dict) -> ClusterConfig:
+    c = _section(raw, "cluster")
+    _check_keys(c, ("kind", "workers", "threads_per_worker", "address", "dashboard"), "cluster.")
+    kind = _choice(c.get("kind", "local"), CLUSTER_KINDS, "cluster.kind")
+    address = c.get("address")
+    if kind == "address" and (not isinstance(address, str) or "://" not in address):
+        raise ConfigError("cluster.address", address, "a scheduler address such as tcp://host:8786")
+    workers = c.get("workers")
+    return ClusterConfig(
+        kind=kind,
+        workers=None if workers is None else _int(workers, "cluster.workers", 1),
+        threads_per_worker=_int(c.get("threads_per_worker", 1), "cluster.threads_per_worker", 1),
+        address=address,
+        dashboard=_bool(c.get("dashboard", True), "cluster.dashboard"),
+    )
+
+
+def load_config(source: str | os.PathLike | dict | Config) -> Config:
+    """Validate a configuration given as a YAML path, a YAML string, a dict or a :class:`Config`."""
+    if isinstance(source, Config):
+        return source
+    base_dir = None
+    if isinstance(source, dict):
+        raw = source
+    else:
+        text = str(source)
+        path = Path(text)
+        if "\n" not in text and path.suffix in (".yaml", ".yml", ".json"):
+            if not path.is_file():
+                raise ConfigError("config", text, "an existing YAML file", "no such file")
+            base_dir = path.resolve().parent
+            text = path.read_text()
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError("config", str(source), "valid YAML", str(exc).replace("\n", " ")) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("config", raw, "a mapping at the top level")
+    _check_keys(raw, TOP_KEYS, "")
+    name = raw.get("name", "search")
+    if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_." for ch in name):
+        raise ConfigError("name", name, "a non-empty name of letters, digits, '-', '_' or '.'")
+    data = _data(raw, base_dir)
+    task = _task(raw, data)
+    metric = raw.get("metric", DEFAULT_METRIC[task])
+    _choice(metric, tuple(METRICS), "metric")
+    if METRICS[metric].task != task:
+        allowed = [m for m, v in METRICS.items() if v.task == task]
+        raise ConfigError("metric", metric, f"a {task} metric: " + ", ".join(allowed))
+    cv = _cv(raw)
+    search = _search(raw)
+    models = _models(raw, task)
+    results = _check_results(raw.get("results", "results"), "results")
+    return Config(
+        name=name,
+        data=data,
+        task=task,
+        cv=cv,
+        metric=metric,
+        seed=_int(raw.get("seed", 0), "seed", 0),
+        search=search,
+        models=models,
+        cluster=_cluster(raw),
+        results=results,
+        raw=raw,
+    )

@@ -1,0 +1,166 @@
+"""The engine: runs trials on a ``distributed.Client`` and routes their records to the store.
+
+* A bounded window of tasks is in flight (``search.window``, default 4 per worker thread), so a
+  100,000-point grid never puts 100,000 futures on the scheduler.
+* Each task evaluates a batch of trials (:func:`tuner.evaluate.evaluate_batch`); the data are
+  loaded on the worker, never scattered.
+* Records are flushed to the store at least every ``flush_seconds``, and always at the end or on
+  an error, as one atomic part file per flush.
+* A trial that raises is recorded as failed by the worker. A task whose worker died is resubmitted;
+  after ``max_attempts`` lost workers its trials are recorded as failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+from distributed import Client, as_completed
+from distributed.scheduler import KilledWorker
+
+from tuner.evaluate import Problem, evaluate_batch
+from tuner.store import ResultStore
+from tuner.trial import Trial, TrialStatus
+
+logger = logging.getLogger(__name__)
+
+TASK_PREFIX = "tuner-trials"
+
+
+@dataclass
+class EngineStats:
+    submitted_tasks: int = 0
+    submitted_trials: int = 0
+    finished: int = 0
+    failed: int = 0
+    resubmitted: int = 0
+    max_in_flight: int = 0
+    records: list = field(default_factory=list)
+
+
+def default_window(client: Client) -> int:
+    threads = sum(client.nthreads().values()) if client.scheduler_info().get("workers") else 0
+    return max(8, 4 * threads)
+
+
+class Engine:
+    """Evaluate trials on ``client``; every finished record goes to ``store`` with ``run_id``."""
+
+    def __init__(
+        self,
+        client: Client,
+        problem: Problem,
+        store: ResultStore,
+        schema: pa.Schema,
+        run_id: str,
+        *,
+        window: int | None = None,
+        batch_size: int = 1,
+        max_attempts: int = 3,
+        flush_seconds: float = 1.0,
+        on_record: Callable[[dict], None] | None = None,
+    ):
+        self.client = client
+        self.problem = problem
+        self.store = store
+        self.schema = schema
+        self.run_id = run_id
+        self.window = window or default_window(client)
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.flush_seconds = flush_seconds
+        self.on_record = on_record
+        self.stats = EngineStats()
+        self._buffer: list[dict] = []
+        self._last_flush = time.monotonic()
+        self._problem_future = None
+
+    # -- store -------------------------------------------------------------------------------
+    def _add(self, records: list[dict]) -> None:
+        for r in records:
+            r["run_id"] = self.run_id
+            self.stats.finished += 1
+            self.stats.failed += r["status"] == TrialStatus.FAILED.value
+            self.stats.records.append(r)
+            if self.on_record is not None:
+                self.on_record(r)
+        self._buffer.extend(records)
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            self.store.write(self._buffer, self.schema)
+            self._buffer = []
+        self._last_flush = time.monotonic()
+
+    # -- dispatch ----------------------------------------------------------------------------
+    def _submit(self, batch: list[Trial], attempt: int):
+        key = f"{TASK_PREFIX}-{batch[0].trial_id}-{attempt}"
+        self.stats.submitted_tasks += 1
+        self.stats.submitted_trials += len(batch) if attempt == 0 else 0
+        return self.client.submit(evaluate_batch, self.problem, batch, key=key, pure=False, retries=0)
+
+    def _failed_records(self, batch: list[Trial], error: str) -> list[dict]:
+        from tuner.evaluate import _now
+        from tuner.trial import canonical_params
+
+        now = _now()
+        return [
+            {
+                "trial_id": t.trial_id,
+                "model": t.model,
+                "params": canonical_params(t.params),
+                **{f"param_{k}": v for k, v in t.params.items()},
+                "metric": self.problem.metric,
+                "status": TrialStatus.FAILED.value,
+                "error": error,
+                "started_at": now,
+                "finished_at": now,
+            }
+            for t in batch
+        ]
+
+    def evaluate(self, trials: list[Trial]) -> list[dict]:
+        """Run ``trials`` and return their records (also written to the store)."""
+        batches = deque(trials[i : i + self.batch_size] for i in range(0, len(trials), self.batch_size))
+        start = len(self.stats.records)
+        in_flight: dict = {}
+        ac = as_completed()
+
+        def submit(batch, attempt=0):
+            fut = self._submit(batch, attempt)
+            in_flight[fut.key] = (fut, batch, attempt)
+            ac.add(fut)
+            self.stats.max_in_flight = max(self.stats.max_in_flight, len(in_flight))
+
+        try:
+            while batches and len(in_flight) < self.window:
+                submit(batches.popleft())
+            for fut in ac:
+                _, batch, attempt = in_flight.pop(fut.key)
+                try:
+                    records = fut.result()
+                except KilledWorker as exc:
+                    if attempt + 1 < self.max_attempts:
+                        self.stats.resubmitted += 1
+                        logger.warning("worker lost while running %s; resubmitting", fut.key)
+                        submit(batch, attempt + 1)
+                        continue
+                    records = self._failed_records(batch, f"KilledWorker: the trial's worker died {attempt + 1} times: {exc}")
+                except Exception as exc:  # the task itself could not run (e.g. unpicklable)
+                    records = self._failed_records(batch, f"{type(exc).__name__}: {exc}")
+                finally:
+                    fut.release()
+                self._add(records)
+                while batches and len(in_flight) < self.window:
+                    submit(batches.popleft())
+        finally:
+            for fut, _, _ in in_flight.values():
+                fut.cancel()
+            self.flush()
+        return self.stats.records[start:]

@@ -1,0 +1,98 @@
+"""The contract every model adapter fulfils: build an estimator for one trial.
+
+An adapter turns ``(params, task, n_threads, seed)`` into an unfitted scikit-learn-compatible
+estimator that uses exactly ``n_threads`` threads and is seeded, so that a re-run reproduces every
+score. Fitting, scoring and cross-validation are the same for every library and live in
+:mod:`tuner.evaluate`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from typing import Any
+
+from tuner.errors import ConfigError
+
+INSTALL_HINTS = {
+    "xgboost": "pip install xgboost",
+    "lightgbm": "pip install lightgbm",
+    "catboost": "pip install catboost",
+}
+
+
+def import_optional(module: str) -> Any:
+    """Import a library that only some models need, with an install hint when it is missing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        hint = INSTALL_HINTS.get(module.split(".")[0], f"pip install {module.split('.')[0]}")
+        raise ImportError(f"the model needs '{module}', which is not installed: {hint}") from exc
+
+
+class ModelAdapter:
+    """Builds estimators of one library for a trial.
+
+    Subclasses set :attr:`name` and implement :meth:`estimator_class`; they may override
+    :meth:`fixed_params` to pin threads, seeds and verbosity.
+    """
+
+    #: model name as written in the configuration, e.g. ``"xgboost"``
+    name: str = ""
+    #: the parameter that counts boosting rounds / iterations, if the model has one
+    rounds_param: str | None = None
+
+    def estimator_class(self, task: str) -> type:
+        raise NotImplementedError
+
+    def fixed_params(self, cls: type, n_threads: int, seed: int) -> dict:
+        """Parameters tuner sets itself: threads from the worker slot, the seed, quiet logs."""
+        return {}
+
+    def make(self, params: dict, task: str, n_threads: int = 1, seed: int = 0) -> Any:
+        cls = self.estimator_class(task)
+        return cls(**{**params, **self.fixed_params(cls, n_threads, seed)})
+
+    def n_resources(self, estimator: Any) -> int | None:
+        """Boosting rounds of an estimator (None for models without rounds)."""
+        if self.rounds_param is None:
+            return None
+        value = estimator.get_params().get(self.rounds_param)
+        return int(value) if value is not None else None
+
+    # -- validation -------------------------------------------------------------------------
+    def known_params(self, task: str) -> tuple[set[str], bool]:
+        """(parameter names the estimator declares, whether it accepts other names too)."""
+        cls = self.estimator_class(task)
+        names: set[str] = set()
+        open_kwargs = False
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            for p in inspect.signature(init).parameters.values():
+                if p.kind is p.VAR_KEYWORD:
+                    open_kwargs = True
+                elif p.name != "self":
+                    names.add(p.name)
+        names |= set(self.extra_param_names())
+        return names, open_kwargs
+
+    def extra_param_names(self) -> set[str]:
+        return set()
+
+    def validate_param_names(self, names: list[str], task: str, key: str) -> None:
+        known, open_kwargs = self.known_params(task)
+        for name in names:
+            if name in known:
+                continue
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+            if open_kwargs and not close:
+                continue  # passed through to the library, which checks it at fit time
+            hint = f"did you mean '{close[0]}'?" if close else None
+            raise ConfigError(f"{key}.{name}", name, f"a parameter of {self.describe(task)}", hint)
+
+    def describe(self, task: str) -> str:
+        cls = self.estimator_class(task)
+        return f"{cls.__module__.split('.')[0]}.{cls.__name__}"

@@ -1,0 +1,26 @@
+"""CatBoost (``CatBoostRegressor`` / ``CatBoostClassifier``)."""
+
+from __future__ import annotations
+
+from tuner.models.base import ModelAdapter, import_optional
+
+
+class CatBoostAdapter(ModelAdapter):
+    name = "catboost"
+    rounds_param = "iterations"
+
+    def estimator_class(self, task: str) -> type:
+        cb = import_optional("catboost")
+        return cb.CatBoostClassifier if task == "classification" else cb.CatBoostRegressor
+
+    def fixed_params(self, cls: type, n_threads: int, seed: int) -> dict:
+        return {
+            "thread_count": n_threads,
+            "random_seed": seed,
+            "verbose": False,
+            "allow_writing_files": False,  # no catboost_info/ folders on the workers
+        }
+
+    def n_resources(self, estimator) -> int | None:
+        value = estimator.get_params().get("iterations")
+        return 1000 if value is None else int(value)  # CatBoost's own default

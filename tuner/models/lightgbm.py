@@ -1,0 +1,26 @@
+"""LightGBM through its scikit-learn API (``LGBMRegressor`` / ``LGBMClassifier``)."""
+
+from __future__ import annotations
+
+from tuner.models.base import ModelAdapter, import_optional
+
+
+class LightGBMAdapter(ModelAdapter):
+    name = "lightgbm"
+    rounds_param = "n_estimators"
+
+    def estimator_class(self, task: str) -> type:
+        lgb = import_optional("lightgbm")
+        return lgb.LGBMClassifier if task == "classification" else lgb.LGBMRegressor
+
+    def fixed_params(self, cls: type, n_threads: int, seed: int) -> dict:
+        return {"n_jobs": n_threads, "random_state": seed, "verbose": -1}
+
+    def extra_param_names(self) -> set[str]:
+        # LightGBM's native parameter names and their aliases (bagging_fraction, lambda_l1, ...).
+        basic = import_optional("lightgbm.basic")
+        names: set[str] = set()
+        for name, aliases in basic._ConfigAliases._get_all_param_aliases().items():
+            names.add(name)
+            names.update(aliases)
+        return names

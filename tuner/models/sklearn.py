@@ -1,0 +1,75 @@
+"""Any scikit-learn-compatible estimator, given by its dotted import path."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+from sklearn.base import is_classifier, is_regressor
+
+from tuner.errors import ConfigError
+from tuner.models.base import ModelAdapter
+
+#: rounds-like parameters of scikit-learn's ensembles, in order of preference
+ROUNDS_PARAMS = ("n_estimators", "max_iter")
+
+
+class SklearnAdapter(ModelAdapter):
+    """An estimator class by dotted path, e.g. ``sklearn.ensemble.HistGradientBoostingRegressor``.
+
+    Threads: ``n_jobs`` is set where the estimator has it; OpenMP/BLAS threads are limited to the
+    worker slot by :mod:`tuner.evaluate` with threadpoolctl for every model.
+    """
+
+    def __init__(self, path: str, cls: type):
+        self.name = path
+        self.cls = cls
+        self._param_names = set(cls().get_params())
+        self.rounds_param = next((p for p in ROUNDS_PARAMS if p in self._param_names), None)
+
+    @classmethod
+    def from_path(cls, path: str, key: str) -> SklearnAdapter:
+        module_name, _, attr = path.rpartition(".")
+        allowed = "xgboost, lightgbm, catboost, or the dotted path of an estimator class"
+        try:
+            module = importlib.import_module(module_name)
+            klass = getattr(module, attr)
+        except (ImportError, AttributeError, ValueError):
+            raise ConfigError(key, path, allowed, "it could not be imported") from None
+        if not (inspect.isclass(klass) and hasattr(klass, "fit") and hasattr(klass, "get_params")):
+            raise ConfigError(key, path, allowed, "it is not a scikit-learn-compatible estimator class")
+        return cls(path, klass)
+
+    def estimator_class(self, task: str) -> type:
+        return self.cls
+
+    def known_params(self, task: str) -> tuple[set[str], bool]:
+        names, open_kwargs = super().known_params(task)
+        return names | self._param_names, open_kwargs
+
+    def check_task(self, task: str, key: str) -> None:
+        est = self.cls()
+        if task == "classification" and is_regressor(est):
+            raise ConfigError(key, self.name, "a classifier for task 'classification'")
+        if task == "regression" and is_classifier(est):
+            raise ConfigError(key, self.name, "a regressor for task 'regression'")
+
+    def fixed_params(self, cls: type, n_threads: int, seed: int) -> dict:
+        fixed = {}
+        if "n_jobs" in self._param_names:
+            fixed["n_jobs"] = n_threads
+        if "random_state" in self._param_names:
+            fixed["random_state"] = seed
+        return fixed
+
+    def validate_values(self, space_values: dict[str, list], key: str) -> None:
+        """Check every listed value with the estimator's own parameter constraints."""
+        est = self.cls()
+        if not hasattr(est, "_validate_params"):
+            return
+        for name, values in space_values.items():
+            for value in values:
+                try:
+                    self.cls(**{name: value})._validate_params()
+                except (ValueError, TypeError) as exc:
+                    raise ConfigError(f"{key}.{name}", value, str(exc).split("Got")[0].strip().rstrip(".")) from None

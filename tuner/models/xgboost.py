@@ -1,0 +1,21 @@
+"""XGBoost through its scikit-learn API (``XGBRegressor`` / ``XGBClassifier``)."""
+
+from __future__ import annotations
+
+from tuner.models.base import ModelAdapter, import_optional
+
+
+class XGBoostAdapter(ModelAdapter):
+    name = "xgboost"
+    rounds_param = "n_estimators"
+
+    def estimator_class(self, task: str) -> type:
+        xgb = import_optional("xgboost")
+        return xgb.XGBClassifier if task == "classification" else xgb.XGBRegressor
+
+    def fixed_params(self, cls: type, n_threads: int, seed: int) -> dict:
+        return {"n_jobs": n_threads, "random_state": seed, "verbosity": 0}
+
+    def n_resources(self, estimator) -> int | None:
+        value = estimator.get_params().get("n_estimators")
+        return 100 if value is None else int(value)  # XGBoost's own default

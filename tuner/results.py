@@ -1,0 +1,67 @@
+"""Reading and ranking results: any results location, any number of runs.
+
+>>> df = read_results("results/california-gbdt")          # doctest: +SKIP
+>>> best_trials(df, top=5)                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from tuner.metrics import greater_is_better
+from tuner.store import ResultStore
+
+
+def read_results(url: str, storage_options: dict | None = None) -> pd.DataFrame:
+    """Every trial at ``url`` (a search's folder or bucket prefix), one row per trial id."""
+    return ResultStore(url, storage_options).read()
+
+
+def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty or "status" not in df:
+        return df.iloc[0:0]
+    return df[(df["status"] == "ok") & df["mean_test_score"].notna()]
+
+
+def rank(df: pd.DataFrame) -> pd.DataFrame:
+    """Successful trials, best first, by each row's metric direction."""
+    ok = _ok(df)
+    if ok.empty:
+        return ok
+    metrics = ok["metric"].unique()
+    if len(metrics) > 1:
+        raise ValueError(f"results mix metrics {sorted(metrics)}; rank one metric at a time")
+    ascending = not greater_is_better(metrics[0])
+    return ok.sort_values(["mean_test_score", "trial_id"], ascending=[ascending, True]).reset_index(drop=True)
+
+
+def best_trials(df: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    return rank(df).head(top)
+
+
+def best_per_model(df: pd.DataFrame) -> pd.DataFrame:
+    ranked = rank(df)
+    return ranked.drop_duplicates("model", keep="first").reset_index(drop=True)
+
+
+def summary(df: pd.DataFrame, top: int = 10) -> dict:
+    """Machine-readable summary: counts, the best trials and the best per model."""
+    cols = ["trial_id", "model", "params", "metric", "mean_test_score", "std_test_score", "n_resources", "fit_time"]
+
+    def rows(frame: pd.DataFrame) -> list[dict]:
+        out = []
+        for rec in frame[[c for c in cols if c in frame]].to_dict("records"):
+            rec["params"] = json.loads(rec["params"])
+            out.append({k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in rec.items()})
+        return out
+
+    n_failed = int((df["status"] == "failed").sum()) if "status" in df else 0
+    return {
+        "trials": int(len(df)),
+        "ok": int(len(df) - n_failed),
+        "failed": n_failed,
+        "best": rows(best_trials(df, top)),
+        "best_per_model": rows(best_per_model(df)),
+    }

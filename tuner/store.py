@@ -1,0 +1,153 @@
+"""The result store: an append-only Parquet dataset in a folder, a mounted volume or a bucket.
+
+Every flush writes one new, uniquely named part file ``part-<time>-<uuid>.parquet``:
+
+* on a local or mounted filesystem it is written to a hidden temporary name first and renamed
+  (``os.replace`` is atomic), so a crash never leaves a partial file under a readable name;
+* on object stores (``s3://``, ``gs://``) one object upload is atomic: the object appears whole
+  or not at all.
+
+Readers (``pandas.read_parquet(url)``, pyarrow, DuckDB, :meth:`ResultStore.read`) ignore names
+starting with ``.`` or ``_``, where temporary files and bookkeeping live. Within a search every
+part file has the same schema, built from the configuration (:func:`result_schema`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+
+FIXED_COLUMNS_HEAD = [
+    ("run_id", pa.string()),
+    ("trial_id", pa.string()),
+    ("model", pa.string()),
+    ("params", pa.string()),
+]
+FIXED_COLUMNS_TAIL = [
+    ("metric", pa.string()),
+    ("mean_test_score", pa.float64()),
+    ("std_test_score", pa.float64()),
+]
+STATUS_COLUMNS = [
+    ("n_resources", pa.int64()),
+    ("status", pa.string()),
+    ("error", pa.string()),
+    ("fit_time", pa.float64()),
+    ("score_time", pa.float64()),
+    ("worker", pa.string()),
+    ("started_at", pa.timestamp("us", tz="UTC")),
+    ("finished_at", pa.timestamp("us", tz="UTC")),
+]
+
+
+def _param_type(values: Iterable) -> pa.DataType:
+    """One Arrow type per parameter column across all models: bool, int64, float64 or string."""
+    values = [v for v in values if v is not None]
+    if values and all(isinstance(v, bool) for v in values):
+        return pa.bool_()
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pa.int64()
+    if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return pa.float64()
+    return pa.string()
+
+
+def result_schema(param_values: dict[str, list], folds: int, extra: list[tuple] = ()) -> pa.Schema:
+    """The schema of every part file of a search: fixed columns, ``param_<name>``, ``split<i>_test_score``."""
+    params = [(f"param_{name}", _param_type(vals)) for name, vals in sorted(param_values.items())]
+    splits = [(f"split{i}_test_score", pa.float64()) for i in range(folds)]
+    return pa.schema(FIXED_COLUMNS_HEAD + params + FIXED_COLUMNS_TAIL + splits + STATUS_COLUMNS + list(extra))
+
+
+def records_to_table(records: list[dict], schema: pa.Schema) -> pa.Table:
+    columns = {}
+    for f in schema:
+        values = [r.get(f.name) for r in records]
+        if pa.types.is_string(f.type):
+            values = [v if v is None or isinstance(v, str) else _to_text(v) for v in values]
+        elif pa.types.is_floating(f.type):
+            values = [None if v is None else float(v) for v in values]
+        columns[f.name] = pa.array(values, type=f.type)
+    return pa.table(columns, schema=schema)
+
+
+def _to_text(value) -> str:
+    import json
+
+    return json.dumps(value, default=str)
+
+
+class ResultStore:
+    """Append-only Parquet dataset at ``url`` (a path or any fsspec URL)."""
+
+    def __init__(self, url: str, storage_options: dict | None = None):
+        self.url = url
+        self.fs, self.root = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        self.local = isinstance(self.fs, LocalFileSystem)
+
+    def _path(self, name: str) -> str:
+        return f"{self.root.rstrip('/')}/{name}"
+
+    def write(self, records: list[dict], schema: pa.Schema) -> str | None:
+        """Append ``records`` as one new part file, atomically. Returns its path."""
+        if not records:
+            return None
+        table = records_to_table(records, schema)
+        name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
+        final = self._path(name)
+        if self.local:
+            os.makedirs(self.root, exist_ok=True)
+            tmp = self._path(f".tmp-{name}")
+            pq.write_table(table, tmp)
+            with open(tmp, "rb+") as fh:  # data on disk before the rename makes it visible
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        else:
+            buf = io.BytesIO()
+            pq.write_table(table, buf)
+            self.fs.pipe_file(final, buf.getvalue())  # one upload: atomic on object stores
+        return final
+
+    def part_files(self) -> list[str]:
+        try:
+            self.fs.invalidate_cache(self.root)
+            names = self.fs.ls(self.root, detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            p for p in names if os.path.basename(p).startswith("part-") and p.endswith(".parquet")
+        )
+
+    def read(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """All trials, one row per ``trial_id`` (the first finished wins), in finishing order."""
+        files = self.part_files()
+        if not files:
+            return pd.DataFrame()
+
+        def read_one(path: str) -> pa.Table:
+            return pq.read_table(path, filesystem=self.fs, columns=columns)
+
+        with ThreadPoolExecutor(8) as pool:
+            tables = list(pool.map(read_one, files))
+        table = pa.concat_tables(tables, promote_options="permissive")
+        df = table.to_pandas()
+        if "finished_at" in df.columns:
+            df = df.sort_values("finished_at", kind="stable")
+        if "trial_id" in df.columns:
+            df = df.drop_duplicates("trial_id", keep="first")
+        return df.reset_index(drop=True)
+
+    def finished_ids(self) -> set[str]:
+        """Trial ids already in the results (ok or failed): a re-run skips them."""
+        df = self.read(columns=["trial_id"])
+        return set(df["trial_id"]) if len(df) else set()

@@ -1,0 +1,24 @@
+"""Random search: ``n_trials`` configurations per model, drawn with ``search.seed``.
+
+Lists are uniform choices and distributions are sampled (Bergstra and Bengio, JMLR 2012).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from tuner.strategies.base import Strategy, unique
+from tuner.trial import Trial
+
+
+class RandomStrategy(Strategy):
+    def trials(self) -> list[Trial]:
+        out = []
+        for m in self.models:
+            # One generator per model, seeded by the model's name too: adding a model to the
+            # configuration does not change the draws of the others (their trials resume).
+            rng = np.random.default_rng([self.search.seed, zlib.crc32(m.name.encode())])
+            out += [self.make_trial(m.name, m.space.sample(rng)) for _ in range(self.search.n_trials)]
+        return unique(out)
