@@ -144,7 +144,7 @@ class ParamSpace:
             v.grid_values(resolution) if isinstance(v, Distribution) else v for v in self.params.values()
         ]
         for combo in itertools.product(*axes):
-            yield dict(zip(names, combo))
+            yield dict(zip(names, combo, strict=True))
 
     def grid_size(self, resolution: int = 3) -> int:
         return math.prod(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class TrialStatus(str, Enum):
+class TrialStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
 

@@ -1,0 +1,160 @@
+"""The engine on a real LocalCluster: exact scores, resume, failures, bounded window, columns."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.model_selection import GridSearchCV, KFold
+from xgboost import XGBRegressor
+
+from tests import scheduler_probe
+from tests.conftest import small_config
+from tuner import Search
+from tuner.data import load
+
+REQUIRED_COLUMNS = [
+    "run_id", "trial_id", "model", "params", "metric", "mean_test_score", "std_test_score",
+    "split0_test_score", "split1_test_score", "split2_test_score", "n_resources", "status", "error",
+    "fit_time", "score_time", "worker", "started_at", "finished_at",
+]
+
+
+def test_scores_equal_gridsearchcv(client, tmp_path):
+    cfg = small_config(
+        tmp_path,
+        data={"dataset": "california_housing", "sample": 1500, "seed": 1},
+        models={
+            "xgboost": {"max_depth": [2, 4], "n_estimators": [15, 30], "learning_rate": [0.1, 0.3]},
+            "sklearn.ensemble.HistGradientBoostingRegressor": {"max_leaf_nodes": [7, 31], "max_iter": [10, 25]},
+        },
+    )
+    result = Search(cfg).run(client, progress=False, refit=False)
+    df = result.results_
+    assert len(df) == 12 and (df["status"] == "ok").all()
+
+    X, y = load(Search(cfg).config.data, "regression")
+    cv = KFold(3, shuffle=True, random_state=0)
+    baselines = {
+        "xgboost": (XGBRegressor(n_jobs=1, random_state=0, verbosity=0), cfg["models"]["xgboost"]),
+        "sklearn.ensemble.HistGradientBoostingRegressor": (
+            HistGradientBoostingRegressor(random_state=0),
+            cfg["models"]["sklearn.ensemble.HistGradientBoostingRegressor"],
+        ),
+    }
+    for model, (est, grid) in baselines.items():
+        gs = GridSearchCV(est, grid, cv=cv, scoring="neg_root_mean_squared_error", n_jobs=1).fit(X, y)
+        ours = df[df["model"] == model]
+        assert len(ours) == len(gs.cv_results_["params"])
+        for params, score, s0 in zip(
+            gs.cv_results_["params"], gs.cv_results_["mean_test_score"], gs.cv_results_["split0_test_score"], strict=True
+        ):
+            row = ours[ours["params"] == json.dumps(params, sort_keys=True)]
+            assert len(row) == 1, params
+            assert abs(row["mean_test_score"].iloc[0] - (-score)) < 1e-9
+            assert abs(row["split0_test_score"].iloc[0] - (-s0)) < 1e-9
+
+
+def test_results_columns_and_resume_dispatches_nothing(client, tmp_path):
+    scheduler_probe.install(client)
+    cfg = small_config(tmp_path)
+    first = Search(cfg).run(client, progress=False, refit=False)
+    assert first.dispatched == 6
+    assert scheduler_probe.read(client)["created"] == 6
+
+    df = pd.read_parquet(tmp_path / "results" / "small")
+    assert len(df) == 6 and df["trial_id"].is_unique
+    for col in REQUIRED_COLUMNS + ["param_max_depth", "param_n_estimators", "param_max_leaf_nodes"]:
+        assert col in df.columns, col
+    assert (df["mean_test_score"] > 0).all()  # RMSE in natural units
+    assert df["metric"].unique().tolist() == ["rmse"]
+    xgb = df[df["model"] == "xgboost"]
+    assert set(xgb["n_resources"]) == {10, 20}
+    assert df["worker"].notna().all() and (df["finished_at"] >= df["started_at"]).all()
+    json.loads(df["params"].iloc[0])
+
+    scheduler_probe.reset(client)
+    files_before = sorted(p.name for p in (tmp_path / "results" / "small").iterdir())
+    second = Search(cfg).run(client, progress=False, refit=False)
+    assert second.dispatched == 0
+    assert scheduler_probe.read(client)["created"] == 0
+    assert sorted(p.name for p in (tmp_path / "results" / "small").iterdir()) == files_before
+    assert len(second.results_) == 6
+    assert second.best_trial_id_ == first.best_trial_id_
+
+
+def test_extending_the_grid_runs_only_new_points(client, tmp_path):
+    cfg = small_config(tmp_path, models={"xgboost": {"max_depth": [2, 3], "n_estimators": [10]}})
+    assert Search(cfg).run(client, progress=False, refit=False).dispatched == 2
+    cfg["models"]["xgboost"]["max_depth"] = [2, 3, 4]
+    second = Search(cfg).run(client, progress=False, refit=False)
+    assert second.dispatched == 1 and len(second.results_) == 3
+
+
+def test_failing_trial_is_recorded_and_search_completes(client, tmp_path):
+    # LightGBM rejects bagging_fraction > 1, as in real-world grids: that point fails, the rest run.
+    cfg = small_config(
+        tmp_path,
+        models={"lightgbm": {"bagging_fraction": [0.8, 1.2], "bagging_freq": [1], "n_estimators": [10]}},
+    )
+    result = Search(cfg).run(client, progress=False, refit=True)
+    df = result.results_.set_index("param_bagging_fraction")
+    assert df.loc[0.8, "status"] == "ok"
+    assert df.loc[1.2, "status"] == "failed"
+    assert "bagging_fraction" in df.loc[1.2, "error"]
+    assert np.isnan(df.loc[1.2, "mean_test_score"])
+    assert result.best_params_["bagging_fraction"] == 0.8
+    assert result.best_estimator_.predict(load(result.config.data, "regression")[0]).shape == (442,)
+
+
+def test_window_bounds_futures_on_scheduler(client, tmp_path):
+    scheduler_probe.install(client)
+    cfg = small_config(
+        tmp_path,
+        search={"strategy": "random", "n_trials": 30, "seed": 3, "window": 3},
+        models={"sklearn.linear_model.Ridge": {"alpha": {"loguniform": [1e-3, 10.0]}}},
+    )
+    result = Search(cfg).run(client, progress=False, refit=False)
+    assert len(result.results_) == 30
+    stats = scheduler_probe.read(client)
+    assert stats["created"] == 30
+    assert 1 <= stats["max_live"] <= 3
+
+
+def test_same_on_existing_scheduler_address(cluster, tmp_path):
+    cfg = small_config(tmp_path, cluster={"kind": "address", "address": cluster.scheduler_address})
+    result = Search(cfg).run(progress=False, refit=False)  # connects by address itself
+    assert len(result.results_) == 6 and (result.results_["status"] == "ok").all()
+    local = small_config(tmp_path / "local")
+    from distributed import Client
+
+    with Client(cluster) as c:
+        other = Search(local).run(c, progress=False, refit=False)
+    merged = result.results_.merge(other.results_, on="trial_id")
+    np.testing.assert_allclose(merged["mean_test_score_x"], merged["mean_test_score_y"], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("task,metric,dataset", [("classification", "logloss", "breast_cancer"),
+                                                  ("classification", "roc_auc", "breast_cancer"),
+                                                  ("classification", "accuracy", "synthetic")])
+def test_classification_all_libraries(client, tmp_path, task, metric, dataset):
+    cfg = small_config(
+        tmp_path,
+        data={"dataset": dataset, "n_samples": 300},
+        task=task,
+        metric=metric,
+        models={
+            "xgboost": {"n_estimators": [10]},
+            "lightgbm": {"n_estimators": [10], "num_leaves": [7]},
+            "catboost": {"iterations": [10], "learning_rate": [0.3]},
+            "sklearn.ensemble.RandomForestClassifier": {"n_estimators": [10]},
+        },
+    )
+    result = Search(cfg).run(client, progress=False, refit=False)
+    df = result.results_
+    assert (df["status"] == "ok").all(), df["error"].tolist()
+    assert set(df["n_resources"]) == {10}
+    assert df["mean_test_score"].between(0, 1 if metric != "logloss" else 5).all()
