@@ -114,6 +114,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from tuner.report import write_report
+
+    path = write_report(args.url, args.output)
+    print(f"tuner: report written to {path}")
+    return 0
+
+
+def cmd_cluster_spec(args: argparse.Namespace) -> int:
+    from tuner.kubernetes import render_cluster_spec
+
+    search = _load_search(args.config)
+    print(render_cluster_spec(search.config.cluster, fmt=args.format))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tuner", description="Distributed hyperparameter search on Dask.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -141,6 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("config", nargs="?")
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(func=cmd_plan)
+    rep = sub.add_parser("report", help="write a self-contained HTML report of a results location")
+    rep.add_argument("url", help="a search's results: results/<name> or s3://bucket/prefix/<name>")
+    rep.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
+    rep.set_defaults(func=cmd_report)
+
+    clu = sub.add_parser("cluster", help="Kubernetes helpers")
+    clu_sub = clu.add_subparsers(dest="cluster_command", required=True)
+    spec = clu_sub.add_parser("spec", help="print the DaskCluster manifest that kind 'kubernetes' would create")
+    spec.add_argument("config")
+    spec.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    spec.set_defaults(func=cmd_cluster_spec)
     return p
 
 

@@ -1,4 +1,5 @@
-"""Where the ``distributed.Client`` comes from: a LocalCluster (default) or a scheduler address.
+"""Where the ``distributed.Client`` comes from: a LocalCluster (default), a scheduler address, or
+Kubernetes through the dask-kubernetes operator (:mod:`tuner.kubernetes`).
 
 >>> from tuner.cluster import make_cluster          # doctest: +SKIP
 >>> cluster = make_cluster({"kind": "local", "workers": 2})
@@ -44,6 +45,10 @@ def make_cluster(cfg: ClusterConfig | dict | None = None):
     ``threads_per_worker`` threads; every trial runs in one thread.
     """
     cfg = as_cluster_config(cfg)
+    if cfg.kind == "kubernetes":
+        from tuner.kubernetes import make_kube_cluster
+
+        return make_kube_cluster(cfg.kubernetes)
     if cfg.kind != "local":
         raise ValueError(f"cluster kind {cfg.kind!r} has no cluster object to make; use connect()")
     return LocalCluster(

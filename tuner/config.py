@@ -32,7 +32,7 @@ from tuner.space import ParamSpace
 TOP_KEYS = ("name", "data", "task", "cv", "metric", "seed", "search", "models", "cluster", "results")
 STRATEGIES = ("grid", "random")
 ENGINES = ("tuner", "dask-ml")
-CLUSTER_KINDS = ("local", "address")
+CLUSTER_KINDS = ("local", "address", "kubernetes")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class ClusterConfig:
     threads_per_worker: int = 1
     address: str | None = None
     dashboard: bool = True
+    kubernetes: Any = None  #: kind 'kubernetes': the validated section, see tuner.kubernetes
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,11 @@ def _models(raw: dict, task: str) -> tuple[ModelConfig, ...]:
 
 def _cluster(raw: dict) -> ClusterConfig:
     c = _section(raw, "cluster")
+    if c.get("kind") == "kubernetes":
+        from tuner.kubernetes import parse_kubernetes_section
+
+        spec = parse_kubernetes_section(c)  # validates every key of the section
+        return ClusterConfig(kind="kubernetes", workers=spec.workers, kubernetes=spec)
     _check_keys(c, ("kind", "workers", "threads_per_worker", "address", "dashboard"), "cluster.")
     kind = _choice(c.get("kind", "local"), CLUSTER_KINDS, "cluster.kind")
     address = c.get("address")
