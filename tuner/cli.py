@@ -57,7 +57,7 @@ def _print_table(df, title: str, metric: str) -> None:
 
     table = Table(title=title)
     for col in ("model", metric, "± std", "params", "trial_id"):
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col != "params")
     for _, row in df.iterrows():
         table.add_row(
             str(row["model"]),
@@ -66,7 +66,10 @@ def _print_table(df, title: str, metric: str) -> None:
             row["params"],
             str(row["trial_id"]),
         )
-    Console(width=max(120, Console().width)).print(table)
+    console = Console()
+    if not console.is_terminal:  # logs and pipes: no wrapping of ids and names
+        console = Console(width=200)
+    console.print(table)
 
 
 def cmd_results(args: argparse.Namespace) -> int:

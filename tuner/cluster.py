@@ -73,6 +73,8 @@ def connect(cfg: ClusterConfig | dict | None = None) -> Iterator[Client]:
 
 def dashboard_link(client: Client) -> str | None:
     try:
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return None
         return client.dashboard_link
     except Exception:  # no dashboard (bokeh missing or disabled)
         return None
