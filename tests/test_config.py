@@ -10,7 +10,6 @@ from tests.conftest import small_config
 from tuner import ConfigError, load_config
 from tuner.cli import main
 
-
 # (dotted key to set, value, expected key in the message, expected fragment of the message)
 INVALID = [
     ("name", "", "name", "letters, digits"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -12,7 +12,7 @@ from tuner.store import ResultStore, result_schema
 
 
 def record(i: int, **kw) -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {"trial_id": f"t{i}", "model": "m", "params": "{}", "param_depth": i, "param_kind": "a",
             "metric": "rmse", "mean_test_score": float(i), "status": "ok", "started_at": now,
             "finished_at": now, **kw}
