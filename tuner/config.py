@@ -30,7 +30,8 @@ from tuner.models.sklearn import SklearnAdapter
 from tuner.space import ParamSpace
 
 TOP_KEYS = ("name", "data", "task", "cv", "metric", "seed", "search", "models", "cluster", "results")
-STRATEGIES = ("grid", "random")
+STRATEGIES = ("grid", "random", "successive_halving", "hyperband", "asha")
+BUDGETED = ("successive_halving", "hyperband", "asha")
 ENGINES = ("tuner", "dask-ml")
 CLUSTER_KINDS = ("local", "address", "kubernetes")
 
@@ -51,6 +52,15 @@ class SearchConfig:
     grid_resolution: int = 3  #: grid points taken from each distribution in a grid search
     window: int | None = None  #: trials in flight at once; default: 4 x the cluster's threads
     max_attempts: int = 3  #: times a trial is retried when it kills its worker
+    # successive_halving | hyperband | asha
+    resource: str | None = None  #: the budget parameter; default: each library's rounds
+    min_resource: int = 10  #: rounds in the first rung
+    max_resource: int = 270  #: rounds at the top rung
+    eta: int = 3
+
+    @property
+    def budgeted(self) -> bool:
+        return self.strategy in BUDGETED
 
 
 @dataclass(frozen=True)
@@ -230,15 +240,40 @@ def _cv(raw: dict) -> CVConfig:
 
 def _search(raw: dict) -> SearchConfig:
     s = _section(raw, "search")
-    _check_keys(s, ("strategy", "n_trials", "seed", "engine", "grid_resolution", "window", "max_attempts"), "search.")
+    budget_keys = ("resource", "min_resource", "max_resource", "eta")
+    _check_keys(
+        s, ("strategy", "n_trials", "seed", "engine", "grid_resolution", "window", "max_attempts", *budget_keys), "search."
+    )
     strategy = _choice(s.get("strategy", "grid"), STRATEGIES, "search.strategy")
     n_trials = s.get("n_trials")
-    if strategy == "random":
+    budget: dict = {}
+    if strategy in BUDGETED:
+        budget["eta"] = _int(s.get("eta", 3), "search.eta", 2)
+        budget["min_resource"] = _int(s.get("min_resource", 10), "search.min_resource", 1)
+        budget["max_resource"] = _int(s.get("max_resource", 270), "search.max_resource", 1)
+        if budget["max_resource"] < budget["min_resource"] * budget["eta"]:
+            raise ConfigError(
+                "search.max_resource", budget["max_resource"],
+                f"at least min_resource * eta = {budget['min_resource'] * budget['eta']} (two rungs or more)",
+            )
+        resource = s.get("resource")
+        if resource is not None and (not isinstance(resource, str) or not resource.isidentifier()):
+            raise ConfigError("search.resource", resource, "a parameter name such as n_estimators or iterations")
+        budget["resource"] = resource
+        if s.get("engine", "tuner") != "tuner":
+            raise ConfigError("search.engine", s.get("engine"), f"'tuner' with strategy '{strategy}'")
+    else:
+        for key in budget_keys:
+            if key in s:
+                raise ConfigError(f"search.{key}", s[key], "only with strategy " + ", ".join(BUDGETED))
+    if strategy in ("random", "successive_halving", "asha"):
         n_trials = _int(10 if n_trials is None else n_trials, "search.n_trials", 1)
     elif n_trials is not None:
-        raise ConfigError("search.n_trials", n_trials, "only with strategy 'random' (a grid runs every point)")
+        why = "a grid runs every point" if strategy == "grid" else "Hyperband's brackets fix the number"
+        raise ConfigError("search.n_trials", n_trials, f"only with strategy random, successive_halving or asha ({why})")
     window = s.get("window")
     return SearchConfig(
+        **budget,
         strategy=strategy,
         n_trials=n_trials,
         seed=_int(s.get("seed", 0), "search.seed", 0),
@@ -247,6 +282,25 @@ def _search(raw: dict) -> SearchConfig:
         window=None if window is None else _int(window, "search.window", 1),
         max_attempts=_int(s.get("max_attempts", 3), "search.max_attempts", 1),
     )
+
+
+def _check_budget(models: tuple[ModelConfig, ...], search: SearchConfig) -> None:
+    """Budgeted strategies: every model needs a budget parameter the schedule can set."""
+    for m in models:
+        key = f"models.{m.name}"
+        resource = search.resource or m.adapter.rounds_param
+        if resource is None:
+            raise ConfigError(key, m.name, f"a model with boosting rounds or iterations for strategy '{search.strategy}'",
+                              "or set search.resource")
+        if resource in m.space.params:
+            raise ConfigError(f"{key}.{resource}", m.space.params[resource],
+                              f"no value: strategy '{search.strategy}' sets the budget '{resource}' itself")
+        if search.resource is not None:
+            m.adapter.validate_param_names([resource], "regression", "search.resource")
+        if m.name == "catboost" and "learning_rate" not in m.space.params:
+            raise ConfigError(f"{key}.learning_rate", None,
+                              "a value: CatBoost derives its learning rate from iterations otherwise, so rungs "
+                              "would train with different rates")
 
 
 def _models(raw: dict, task: str) -> tuple[ModelConfig, ...]:
@@ -323,6 +377,8 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
     cv = _cv(raw)
     search = _search(raw)
     models = _models(raw, task)
+    if search.budgeted:
+        _check_budget(models, search)
     results = _check_results(raw.get("results", "results"), "results")
     return Config(
         name=name,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -39,6 +38,7 @@ class EngineStats:
     failed: int = 0
     resubmitted: int = 0
     max_in_flight: int = 0
+    trial_ids: set = field(default_factory=set)  #: every trial the strategy asked for
     records: list = field(default_factory=list)
 
 
@@ -63,6 +63,7 @@ class Engine:
         max_attempts: int = 3,
         flush_seconds: float = 1.0,
         on_record: Callable[[dict], None] | None = None,
+        on_reused: Callable[[dict], None] | None = None,
     ):
         self.client = client
         self.problem = problem
@@ -74,6 +75,7 @@ class Engine:
         self.max_attempts = max_attempts
         self.flush_seconds = flush_seconds
         self.on_record = on_record
+        self.on_reused = on_reused
         self.stats = EngineStats()
         self._buffer: list[dict] = []
         self._last_flush = time.monotonic()
@@ -110,7 +112,7 @@ class Engine:
         from tuner.trial import canonical_params
 
         now = _now()
-        return [
+        records = [
             {
                 "trial_id": t.trial_id,
                 "model": t.model,
@@ -124,11 +126,18 @@ class Engine:
             }
             for t in batch
         ]
+        if batch and batch[0].resource is not None:
+            for r, t in zip(records, batch, strict=True):
+                r.update(config_id=t.config_id, bracket=t.bracket, rung=t.rung, n_resources=t.params[t.resource])
+        return records
 
-    def evaluate(self, trials: list[Trial]) -> list[dict]:
-        """Run ``trials`` and return their records (also written to the store)."""
-        batches = deque(trials[i : i + self.batch_size] for i in range(0, len(trials), self.batch_size))
-        start = len(self.stats.records)
+    def run(self, strategy, finished: dict[str, dict] | None = None) -> None:
+        """Drive ``strategy`` (ask/tell) to the end, keeping up to ``window`` tasks in flight.
+
+        Trials already in ``finished`` (trial_id -> record, from earlier runs) are told to the
+        strategy at once without being dispatched: that is how a search resumes.
+        """
+        finished = finished or {}
         in_flight: dict = {}
         ac = as_completed()
 
@@ -138,10 +147,28 @@ class Engine:
             ac.add(fut)
             self.stats.max_in_flight = max(self.stats.max_in_flight, len(in_flight))
 
+        def fill():
+            while len(in_flight) < self.window:
+                trials = strategy.ask((self.window - len(in_flight)) * self.batch_size)
+                if not trials:
+                    return
+                fresh = []
+                for t in trials:
+                    self.stats.trial_ids.add(t.trial_id)
+                    if t.trial_id in finished:
+                        record = finished[t.trial_id]
+                        strategy.tell([record])
+                        if self.on_reused is not None:
+                            self.on_reused(record)
+                    else:
+                        fresh.append(t)
+                for i in range(0, len(fresh), self.batch_size):
+                    submit(fresh[i : i + self.batch_size])
+
         try:
-            while batches and len(in_flight) < self.window:
-                submit(batches.popleft())
-            for fut in ac:
+            fill()
+            while in_flight:
+                fut = next(ac)
                 _, batch, attempt = in_flight.pop(fut.key)
                 try:
                     records = fut.result()
@@ -151,16 +178,17 @@ class Engine:
                         logger.warning("worker lost while running %s; resubmitting", fut.key)
                         submit(batch, attempt + 1)
                         continue
-                    records = self._failed_records(batch, f"KilledWorker: the trial's worker died {attempt + 1} times: {exc}")
+                    records = self._failed_records(
+                        batch, f"KilledWorker: the trial's worker died {attempt + 1} times: {exc}"
+                    )
                 except Exception as exc:  # the task itself could not run (e.g. unpicklable)
                     records = self._failed_records(batch, f"{type(exc).__name__}: {exc}")
                 finally:
                     fut.release()
                 self._add(records)
-                while batches and len(in_flight) < self.window:
-                    submit(batches.popleft())
+                strategy.tell(records)
+                fill()
         finally:
             for fut, _, _ in in_flight.values():
                 fut.cancel()
             self.flush()
-        return self.stats.records[start:]

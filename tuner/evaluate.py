@@ -72,6 +72,50 @@ def _worker_name() -> str:
         return socket.gethostname()
 
 
+def _load_checkpoint(path: str) -> list | None:
+    """The fold models saved at the previous rung, or None when lost or unreadable: the rung is
+    then trained from scratch, which gives the same scores, only slower."""
+    import pickle
+
+    import fsspec
+
+    try:
+        with fsspec.open(path, "rb") as fh:
+            return pickle.load(fh)
+    except Exception:  # lost with a volume, deleted, half-written: recompute, never guess
+        return None
+
+
+def _save_checkpoint(path: str, models: list) -> None:
+    """Write atomically: a temporary name, then a rename (one upload on object stores)."""
+    import pickle
+
+    import fsspec
+
+    fs, fpath = fsspec.core.url_to_fs(path)
+    data = pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
+    fs.makedirs(fpath.rsplit("/", 1)[0], exist_ok=True)
+    if type(fs).__name__ == "LocalFileSystem":
+        import os
+
+        tmp = f"{fpath}.tmp-{os.getpid()}-{time.monotonic_ns()}"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, fpath)
+    else:
+        fs.pipe_file(fpath, data)
+
+
+def _remove(path: str) -> None:
+    import fsspec
+
+    fs, fpath = fsspec.core.url_to_fs(path)
+    try:
+        fs.rm(fpath)
+    except (FileNotFoundError, OSError):
+        pass
+
+
 def evaluate_trial(problem: Problem, trial: Trial) -> dict:
     """Cross-validate one trial. Never raises for a failing trial: it is recorded as failed."""
     started = _now()
@@ -86,6 +130,8 @@ def evaluate_trial(problem: Problem, trial: Trial) -> dict:
         "worker": _worker_name(),
         "started_at": started,
     }
+    if trial.resource is not None:
+        record.update(config_id=trial.config_id, bracket=trial.bracket, rung=trial.rung, continued=False)
     fit_time = score_time = 0.0
     scores: list[float] = []
     try:
@@ -93,16 +139,40 @@ def evaluate_trial(problem: Problem, trial: Trial) -> dict:
         adapter = get_adapter(trial.model)
         metric = get_metric(problem.metric)
         scorer = scorer_for(metric, len(np.unique(y)) if problem.task == "classification" else None)
+        previous = None
+        if trial.continue_from is not None and trial.checkpoints is not None:
+            previous = _load_checkpoint(trial.checkpoint_path(trial.continue_from))
+            if previous is not None and len(previous) != len(splits):
+                previous = None
+        models = []
         with threadpool_limits(limits=problem.n_threads):
-            for train, test in splits:
-                est = adapter.make(trial.params, problem.task, problem.n_threads, problem.seed)
+            for i, (train, test) in enumerate(splits):
                 t0 = time.perf_counter()
-                est.fit(X.iloc[train], y[train])
+                est = None
+                if previous is not None:
+                    extra = trial.params[trial.resource] - trial.continue_from
+                    est = adapter.continue_fit(
+                        previous[i], trial.params, problem.task, problem.n_threads, problem.seed,
+                        X.iloc[train], y[train], extra,
+                    )
+                if est is None:
+                    est = adapter.make(trial.params, problem.task, problem.n_threads, problem.seed)
+                    est.fit(X.iloc[train], y[train])
+                else:
+                    record["continued"] = True
                 t1 = time.perf_counter()
                 scores.append(metric.sign * float(scorer(est, X.iloc[test], y[test])))
                 fit_time += t1 - t0
                 score_time += time.perf_counter() - t1
-        record["n_resources"] = adapter.n_resources(est)
+                models.append(est)
+        if trial.resource is not None:
+            record["n_resources"] = int(trial.params[trial.resource])
+            if trial.checkpoints is not None:
+                _save_checkpoint(trial.checkpoint_path(record["n_resources"]), models)
+                if trial.continue_from is not None:
+                    _remove(trial.checkpoint_path(trial.continue_from))
+        else:
+            record["n_resources"] = adapter.n_resources(est)
         if not np.all(np.isfinite(scores)):
             raise FloatingPointError(f"non-finite scores {scores}")
     except Exception as exc:  # a trial's own failure: record it, the search goes on

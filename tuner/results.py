@@ -15,14 +15,40 @@ from tuner.store import ResultStore
 
 
 def read_results(url: str, storage_options: dict | None = None) -> pd.DataFrame:
-    """Every trial at ``url`` (a search's folder or bucket prefix), one row per trial id."""
-    return ResultStore(url, storage_options).read()
+    """Every trial at ``url`` (a search's folder or bucket prefix), one row per trial id.
+
+    For successive halving, Hyperband and ASHA (rows with a ``rung``) a boolean column
+    ``promoted`` is added: whether the configuration went on to the next rung of its bracket.
+    It is derived here, because part files are never rewritten.
+    """
+    return with_promotions(ResultStore(url, storage_options).read())
+
+
+def is_budgeted(df: pd.DataFrame) -> bool:
+    return "rung" in df.columns and df["rung"].notna().any()
+
+
+def with_promotions(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``promoted`` to rung rows: the same configuration has a row at the next rung."""
+    if df.empty or not is_budgeted(df):
+        return df
+    df = df.copy()
+    reached = set(zip(df["config_id"], df["rung"], strict=True))
+    df["promoted"] = [
+        (c, r + 1) in reached if pd.notna(r) else False for c, r in zip(df["config_id"], df["rung"], strict=True)
+    ]
+    return df
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty or "status" not in df:
         return df.iloc[0:0]
-    return df[(df["status"] == "ok") & df["mean_test_score"].notna()]
+    ok = df[(df["status"] == "ok") & df["mean_test_score"].notna()]
+    if is_budgeted(ok):
+        # Hyperband-style results: rank on the highest budget only (the final rungs), so that
+        # scores after a few rounds never compete with fully trained ones.
+        ok = ok[ok["n_resources"] == ok["n_resources"].max()]
+    return ok
 
 
 def rank(df: pd.DataFrame) -> pd.DataFrame:

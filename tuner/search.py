@@ -22,15 +22,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from distributed import Client
 
 from tuner.cluster import connect, dashboard_link
 from tuner.config import Config, load_config
 from tuner.engine import Engine
 from tuner.evaluate import Problem
+from tuner.metrics import greater_is_better
 from tuner.models import get_adapter
 from tuner.progress import SearchProgress
-from tuner.results import best_per_model, rank
+from tuner.results import best_per_model, rank, with_promotions
 from tuner.store import ResultStore, result_schema
 from tuner.strategies import STRATEGIES, Strategy
 from tuner.trial import Trial, context_key
@@ -110,26 +112,65 @@ class Search:
     def from_yaml(cls, path: str | os.PathLike) -> Search:
         return cls(str(path))
 
-    def make_trial(self, model: str, params: dict) -> Trial:
-        return Trial.create(model, params, self._context)
+    def make_trial(self, model: str, params: dict, **rung_fields) -> Trial:
+        if rung_fields.get("resource") is not None:
+            rung_fields["checkpoints"] = self.checkpoints_url
+        return Trial.create(model, params, self._context, **rung_fields)
+
+    @property
+    def checkpoints_url(self) -> str:
+        """Models between rungs live next to the results, where a lost worker cannot take them."""
+        return self.config.results_url.rstrip("/") + "/_checkpoints"
+
+    def resources(self) -> dict[str, str]:
+        """Budgeted strategies: each model's budget parameter."""
+        s = self.config.search
+        return {m.name: s.resource or m.adapter.rounds_param for m in self.config.models}
 
     def strategy(self) -> Strategy:
-        cls = STRATEGIES[self.config.search.strategy]
-        return cls(self.config.models, self.config.search, self.make_trial)
+        c = self.config
+        cls = STRATEGIES[c.search.strategy]
+        higher = greater_is_better(c.metric)
+        if c.search.budgeted:
+            return cls(c.models, c.search, self.make_trial, higher, resources=self.resources())
+        return cls(c.models, c.search, self.make_trial, higher)
 
     def schema(self):
         values: dict[str, list] = {}
         for m in self.config.models:
             for name in m.space.params:
                 values.setdefault(name, []).extend(m.space.possible_values(name))
-        return result_schema(values, self.config.cv.folds)
+        extra = []
+        if self.config.search.budgeted:
+            for resource in self.resources().values():
+                values.setdefault(resource, []).append(self.config.search.max_resource)
+            extra = [("config_id", pa.string()), ("bracket", pa.int64()), ("rung", pa.int64()), ("continued", pa.bool_())]
+        return result_schema(values, self.config.cv.folds, extra)
 
     def store(self, storage_options: dict | None = None) -> ResultStore:
         return ResultStore(self.config.results_url, storage_options)
 
     def plan(self, with_store: bool = True) -> dict:
-        """What would run: trials and fits per model, and how many are already finished."""
+        """What would run: trials and fits per model, and how many are already finished.
+
+        For successive_halving, hyperband and asha: the brackets, each rung's number of
+        configurations and budget (in rounds), and the total budget (sum of n_configs x rounds;
+        continued training spends less, since survivors only train the difference).
+        """
         c = self.config
+        if c.search.budgeted:
+            brackets = self.strategy().brackets()
+            return {
+                "strategy": c.search.strategy,
+                "brackets": [
+                    {
+                        "bracket": b.bracket,
+                        "rungs": [{"n_configs": r.n_configs, "n_resources": r.n_resources} for r in b.rungs],
+                    }
+                    for b in brackets
+                ],
+                "total_resources": sum(r.n_configs * r.n_resources for b in brackets for r in b.rungs),
+            }
         trials = self.strategy().trials()
         finished = self.store().finished_ids() if with_store else set()
         models: dict[str, dict] = {}
@@ -183,14 +224,12 @@ class Search:
             previous = previous[previous["status"] == "ok"]
         done = set(previous["trial_id"]) if not previous.empty else set()
         strategy = self.strategy()
-        all_ids: list[str] = []
         dispatched = 0
-
         if c.search.engine == "dask-ml":
             from tuner.dask_ml_engine import run_dask_ml
 
             trials = strategy.trials()
-            all_ids = [t.trial_id for t in trials]
+            ids = {t.trial_id for t in trials}
             todo = [t for t in trials if t.trial_id not in done]
             dispatched = run_dask_ml(client, self.problem, todo, store, self.schema(), run_id)
         else:
@@ -203,23 +242,18 @@ class Search:
                 window=c.search.window,
                 max_attempts=c.search.max_attempts,
             )
-            planned = len(strategy.trials())
-            with SearchProgress(planned, c.metric, enabled=progress) as bar:
-                engine.on_record = bar.update
-                old = previous.set_index("trial_id", drop=False) if not previous.empty else None
-
-                def evaluate(trials: list[Trial]) -> list[dict]:
-                    all_ids.extend(t.trial_id for t in trials)
-                    todo = [t for t in trials if t.trial_id not in done]
-                    reused = [old.loc[t.trial_id].to_dict() for t in trials if t.trial_id in done]
-                    for r in reused:
-                        bar.update(r)
-                    return reused + engine.evaluate(todo)
-
-                strategy.run(evaluate)
+            finished = {}
+            if not previous.empty:
+                finished = {r["trial_id"]: r for r in previous.to_dict("records") if r["trial_id"] in done}
+            with SearchProgress(strategy.total(), c.metric, enabled=progress) as bar:
+                engine.on_record = engine.on_reused = bar.update
+                engine.run(strategy, finished)
             dispatched = engine.stats.submitted_trials
-        results = store.read()
-        results = results[results["trial_id"].isin(set(all_ids))].reset_index(drop=True) if len(results) else results
+            ids = engine.stats.trial_ids
+            if c.search.budgeted:
+                self._remove_checkpoints()
+        results = with_promotions(store.read())
+        results = results[results["trial_id"].isin(ids)].reset_index(drop=True) if len(results) else results
         result = SearchResult(config=c, run_id=run_id, results_=results, dispatched=dispatched)
         if refit and not rank(results).empty:
             best = rank(results).iloc[0]
@@ -228,6 +262,17 @@ class Search:
             future = client.submit(_refit, self.problem, str(best["model"]), json.loads(best["params"]), pure=False)
             result.best_estimator_ = future.result()
         return result
+
+
+    def _remove_checkpoints(self) -> None:
+        """The search is over: no rung will continue from a checkpoint any more."""
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(self.checkpoints_url)
+        try:
+            fs.rm(path, recursive=True)
+        except (FileNotFoundError, OSError):
+            pass
 
 
 def run(config: str | os.PathLike | dict | Config, client: Client | None = None, **kwargs) -> SearchResult:

@@ -21,17 +21,42 @@ def canonical_params(params: dict) -> str:
 
 @dataclass(frozen=True)
 class Trial:
-    """One configuration of one model. ``trial_id`` is a stable hash of model, parameters, data,
-    CV, metric and seed, so re-running the same search on the same results skips it."""
+    """One evaluation of one configuration of one model: one row of the results.
+
+    ``trial_id`` is a stable hash of model, parameters, data, CV, metric and seed (and, for
+    Hyperband-style strategies, the bracket), so re-running the same search on the same results
+    skips it. In Hyperband-style searches each rung of a configuration is its own trial (its
+    parameters include the rung's budget); ``config_id`` groups the rungs of one configuration,
+    and ``continue_from`` names the budget of the previous rung whose checkpoint training
+    continues from.
+    """
 
     model: str
     params: dict = field(hash=False)
     trial_id: str
+    config_id: str | None = None
+    bracket: int | None = None
+    rung: int | None = None
+    resource: str | None = None  #: the parameter that is the budget (boosting rounds)
+    continue_from: int | None = None  #: budget of the previous rung, to continue its checkpoint
+    checkpoints: str | None = None  #: URL of the folder holding checkpoints between rungs
 
     @classmethod
-    def create(cls, model: str, params: dict, context: str) -> Trial:
-        digest = hashlib.sha256(f"{context}|{model}|{canonical_params(params)}".encode()).hexdigest()
-        return cls(model=model, params=dict(params), trial_id=digest[:20])
+    def create(cls, model: str, params: dict, context: str, **rung_fields: Any) -> Trial:
+        bracket = rung_fields.get("bracket")
+        salt = "" if bracket is None else f"|bracket={bracket}"
+        digest = hashlib.sha256(f"{context}|{model}|{canonical_params(params)}{salt}".encode()).hexdigest()
+        resource = rung_fields.get("resource")
+        if resource is not None:
+            base = {k: v for k, v in params.items() if k != resource}
+            rung_fields["config_id"] = hashlib.sha256(
+                f"{context}|{model}|{canonical_params(base)}{salt}".encode()
+            ).hexdigest()[:20]
+        return cls(model=model, params=dict(params), trial_id=digest[:20], **rung_fields)
+
+    def checkpoint_path(self, n_resources: int) -> str:
+        """Where the fold models of this configuration trained to ``n_resources`` are kept."""
+        return f"{self.checkpoints.rstrip('/')}/{self.config_id}-{n_resources}.pkl"
 
 
 def context_key(*parts: Any) -> str:

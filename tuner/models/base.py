@@ -61,6 +61,14 @@ class ModelAdapter:
         value = estimator.get_params().get(self.rounds_param)
         return int(value) if value is not None else None
 
+    def continue_fit(self, previous: Any, params: dict, task: str, n_threads: int, seed: int, X, y, extra: int) -> Any:
+        """Train ``extra`` more rounds on top of the fitted ``previous``; None where unsupported.
+
+        The result predicts like a model trained for the total number of rounds from scratch
+        where the library's training is deterministic (no row or column subsampling).
+        """
+        return None
+
     # -- validation -------------------------------------------------------------------------
     def known_params(self, task: str) -> tuple[set[str], bool]:
         """(parameter names the estimator declares, whether it accepts other names too)."""

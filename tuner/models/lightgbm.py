@@ -24,3 +24,7 @@ class LightGBMAdapter(ModelAdapter):
             names.add(name)
             names.update(aliases)
         return names
+
+    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
+        est = self.make({**params, "n_estimators": extra}, task, n_threads, seed)
+        return est.fit(X, y, init_model=previous.booster_)

@@ -10,9 +10,6 @@ from sklearn.base import is_classifier, is_regressor
 from tuner.errors import ConfigError
 from tuner.models.base import ModelAdapter
 
-#: rounds-like parameters of scikit-learn's ensembles, in order of preference
-ROUNDS_PARAMS = ("n_estimators", "max_iter")
-
 
 class SklearnAdapter(ModelAdapter):
     """An estimator class by dotted path, e.g. ``sklearn.ensemble.HistGradientBoostingRegressor``.
@@ -25,7 +22,11 @@ class SklearnAdapter(ModelAdapter):
         self.name = path
         self.cls = cls
         self._param_names = set(cls().get_params())
-        self.rounds_param = next((p for p in ROUNDS_PARAMS if p in self._param_names), None)
+        # n_estimators (ensembles); max_iter only where training can continue (warm_start), as in
+        # HistGradientBoosting -- a linear model's solver iterations are no boosting budget.
+        self.rounds_param = "n_estimators" if "n_estimators" in self._param_names else None
+        if self.rounds_param is None and {"max_iter", "warm_start"} <= self._param_names:
+            self.rounds_param = "max_iter"
 
     @classmethod
     def from_path(cls, path: str, key: str) -> SklearnAdapter:
@@ -73,3 +74,10 @@ class SklearnAdapter(ModelAdapter):
                     self.cls(**{name: value})._validate_params()
                 except (ValueError, TypeError) as exc:
                     raise ConfigError(f"{key}.{name}", value, str(exc).split("Got")[0].strip().rstrip(".")) from None
+
+    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
+        if "warm_start" not in self._param_names or self.rounds_param is None:
+            return None
+        total = previous.get_params()[self.rounds_param] + extra
+        previous.set_params(warm_start=True, **{self.rounds_param: total})
+        return previous.fit(X, y)

@@ -19,3 +19,7 @@ class XGBoostAdapter(ModelAdapter):
     def n_resources(self, estimator) -> int | None:
         value = estimator.get_params().get("n_estimators")
         return 100 if value is None else int(value)  # XGBoost's own default
+
+    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
+        est = self.make({**params, "n_estimators": extra}, task, n_threads, seed)
+        return est.fit(X, y, xgb_model=previous.get_booster())

@@ -1,7 +1,16 @@
 """The strategy contract: which trials to run. How they run is the engine's business.
 
-As in scikit-learn's ``BaseSearchCV._run_search(evaluate_candidates)``, a strategy receives a
-callback ``evaluate(trials) -> records`` and decides what to evaluate next from what came back.
+A strategy is asked for work and told results (ask/tell), so that adaptive strategies (successive
+halving, Hyperband, ASHA) can decide what comes next from what came back while the engine keeps
+every worker busy:
+
+* :meth:`Strategy.ask` returns up to ``n`` trials to start now (fewer, or none, when the strategy
+  must wait for results first);
+* :meth:`Strategy.tell` receives finished records (each has ``trial_id``, ``status`` and
+  ``mean_test_score``);
+* the search is over when nothing is in flight and :meth:`ask` returns nothing.
+
+Non-adaptive strategies only implement :meth:`trials`.
 """
 
 from __future__ import annotations
@@ -10,23 +19,32 @@ from collections.abc import Callable
 
 from tuner.trial import Trial
 
-Evaluate = Callable[[list[Trial]], list[dict]]
-
 
 class Strategy:
-    """Base class. Subclasses implement :meth:`trials` (non-adaptive) or override :meth:`run`."""
+    """Base class. Subclasses implement :meth:`trials` (non-adaptive) or :meth:`ask`/:meth:`tell`."""
 
-    def __init__(self, models, search, make_trial: Callable[[str, dict], Trial]):
+    def __init__(self, models, search, make_trial: Callable[..., Trial], greater_is_better: bool = False):
         self.models = models
         self.search = search
         self.make_trial = make_trial
+        self.greater_is_better = greater_is_better
+        self._queue: list[Trial] | None = None
 
     def trials(self) -> list[Trial]:
         """Every trial this strategy will run, in order (non-adaptive strategies)."""
         raise NotImplementedError
 
-    def run(self, evaluate: Evaluate) -> None:
-        evaluate(self.trials())
+    def ask(self, n: int) -> list[Trial]:
+        if self._queue is None:
+            self._queue = list(reversed(self.trials()))
+        return [self._queue.pop() for _ in range(min(n, len(self._queue)))]
+
+    def tell(self, records: list[dict]) -> None:
+        """Non-adaptive strategies ignore results."""
+
+    def total(self) -> int:
+        """Trials this strategy will run at most (for progress)."""
+        return len(self.trials())
 
     def plan(self) -> dict:
         """What would run: trials per model."""

@@ -1,0 +1,240 @@
+"""Successive halving, Hyperband and ASHA: schedules, promotion, continued training, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from tests import scheduler_probe
+from tests.conftest import small_config
+from tuner import ConfigError, Search, load_config
+from tuner.cli import main
+from tuner.config import CVConfig
+from tuner.data import DataSpec, load
+from tuner.evaluate import Problem, evaluate_trial
+from tuner.models import get_adapter
+from tuner.strategies.hyperband import (
+    asha_promotion,
+    hyperband_schedule,
+    rung_resources,
+    successive_halving_schedule,
+    top_k,
+)
+from tuner.trial import Trial
+
+
+def table(brackets):
+    return [(b.bracket, [(r.n_configs, r.n_resources) for r in b.rungs]) for b in brackets]
+
+
+def test_hyperband_schedule_r81_eta3_matches_paper_table():
+    # Li et al. (JMLR 2018), Table 1: R = 81, eta = 3 (units of min_resource = 1)
+    assert table(hyperband_schedule(1, 81, 3)) == [
+        (4, [(81, 1), (27, 3), (9, 9), (3, 27), (1, 81)]),
+        (3, [(34, 3), (11, 9), (3, 27), (1, 81)]),
+        (2, [(15, 9), (5, 27), (1, 81)]),
+        (1, [(8, 27), (2, 81)]),
+        (0, [(5, 81)]),
+    ]
+
+
+def test_hyperband_schedule_r8_eta2_in_rounds():
+    # R = 80 / 10 = 8, eta = 2: s_max = 3, B = 4 * 8 = 32. Bracket s starts
+    # n = ceil(32 / 8 * 2^s / (s + 1)) configurations at r = 8 * 2^-s units (x 10 rounds).
+    assert table(hyperband_schedule(10, 80, 2)) == [
+        (3, [(8, 10), (4, 20), (2, 40), (1, 80)]),
+        (2, [(6, 20), (3, 40), (1, 80)]),
+        (1, [(4, 40), (2, 80)]),
+        (0, [(4, 80)]),
+    ]
+
+
+def test_successive_halving_and_rung_budgets():
+    assert rung_resources(10, 810, 3) == [10, 30, 90, 270, 810]
+    assert rung_resources(10, 100, 3) == [11, 33, 100]  # top rung is max_resource; R not a power of eta
+    assert table([successive_halving_schedule(20, 10, 90, 3)]) == [(2, [(20, 10), (6, 30), (2, 90)])]
+
+
+def test_top_k_never_promotes_failures_and_breaks_ties_by_id():
+    scores = {"b": 1.0, "a": 1.0, "c": None, "d": 0.5}
+    assert top_k(scores, 2, greater_is_better=False) == ["d", "a"]
+    assert top_k(scores, 3, greater_is_better=True) == ["a", "b", "d"]
+
+
+def test_asha_promotion_rule():
+    promoted = [set(), set(), set()]
+    # 2 results in rung 0 with eta 3: floor(2/3) = 0, nothing promotable yet
+    assert asha_promotion([{"a": 0.3, "b": 0.1}, {}, {}], promoted, 3, False) is None
+    # a third result: the best (lowest loss) of three is promotable
+    rungs = [{"a": 0.3, "b": 0.1, "c": 0.2}, {}, {}]
+    assert asha_promotion(rungs, promoted, 3, False) == (0, "b")
+    promoted[0].add("b")
+    assert asha_promotion(rungs, promoted, 3, False) is None  # b already promoted, top-1 only
+    # six results: top 2 -> c can go too
+    rungs[0].update({"d": 0.9, "e": 0.8, "f": 0.7})
+    assert asha_promotion(rungs, promoted, 3, False) == (0, "c")
+    # higher rungs come first
+    rungs[1] = {"b": 0.05, "x": 0.5, "y": 0.6}
+    promoted[0].add("c")
+    assert asha_promotion(rungs, promoted, 3, False) == (1, "b")
+
+
+# -- continued training: same predictions as training from scratch ----------------------------
+
+CONTINUATION = [
+    ("xgboost", {"max_depth": 3, "learning_rate": 0.1}),
+    ("lightgbm", {"num_leaves": 15, "learning_rate": 0.1}),
+    ("catboost", {"depth": 4, "learning_rate": 0.1}),
+    ("sklearn.ensemble.HistGradientBoostingRegressor", {"max_leaf_nodes": 15, "early_stopping": False}),
+    ("sklearn.ensemble.GradientBoostingRegressor", {"max_depth": 3}),
+]
+
+
+@pytest.mark.parametrize("model,params", CONTINUATION, ids=[m for m, _ in CONTINUATION])
+def test_continued_training_predicts_like_training_from_scratch(model, params):
+    X, y = load(DataSpec(dataset="california_housing", sample=2000, seed=0), "regression")
+    adapter = get_adapter(model)
+    resource = adapter.rounds_param
+    first = adapter.make({**params, resource: 20}, "regression").fit(X, y)
+    continued = adapter.continue_fit(first, {**params, resource: 60}, "regression", 1, 0, X, y, extra=40)
+    scratch = adapter.make({**params, resource: 60}, "regression").fit(X, y)
+    np.testing.assert_array_equal(continued.predict(X), scratch.predict(X))
+
+
+def test_lost_checkpoint_recomputes_the_same_score(tmp_path):
+    problem = Problem(DataSpec(dataset="diabetes"), "regression", CVConfig(3, True, 0), "rmse")
+    make = lambda n, rung, prev: Trial.create(  # noqa: E731
+        "xgboost", {"max_depth": 2, "n_estimators": n}, "ctx", bracket=0, rung=rung, resource="n_estimators",
+        continue_from=prev, checkpoints=str(tmp_path / "ckpt"),
+    )
+    r0 = evaluate_trial(problem, make(10, 0, None))
+    assert r0["status"] == "ok" and os.listdir(tmp_path / "ckpt") == [f"{make(10, 0, None).config_id}-10.pkl"]
+    continued = evaluate_trial(problem, make(30, 1, 10))
+    assert continued["continued"] is True
+    assert os.listdir(tmp_path / "ckpt") == [f"{make(10, 0, None).config_id}-30.pkl"]  # previous removed
+    # the rung-1 checkpoint is lost (or was never written): rung 2 trains from scratch, same score
+    os.remove(tmp_path / "ckpt" / f"{make(10, 0, None).config_id}-30.pkl")
+    recomputed = evaluate_trial(problem, make(30, 1, 10))
+    assert recomputed["continued"] is False
+    assert recomputed["mean_test_score"] == pytest.approx(continued["mean_test_score"], abs=1e-12)
+    # a corrupt checkpoint is never trusted either
+    (tmp_path / "ckpt" / f"{make(10, 0, None).config_id}-30.pkl").write_bytes(b"not a pickle")
+    again = evaluate_trial(problem, make(90, 2, 30))
+    assert again["status"] == "ok" and again["continued"] is False
+
+
+# -- searches on the cluster ------------------------------------------------------------------
+
+
+def budget_config(tmp_path, strategy, **search):
+    return small_config(
+        tmp_path,
+        name=f"budget-{strategy}",
+        search={"strategy": strategy, "min_resource": 5, "max_resource": 45, "eta": 3, "seed": 1, **search},
+        models={
+            "xgboost": {"max_depth": [2, 3, 4], "learning_rate": {"loguniform": [0.05, 0.5]}},
+            "lightgbm": {"num_leaves": [4, 8, 16], "learning_rate": {"loguniform": [0.05, 0.5]}, "min_child_samples": 5},
+        },
+    )
+
+
+@pytest.mark.parametrize("strategy,search", [("hyperband", {}), ("asha", {"n_trials": 12}),
+                                             ("successive_halving", {"n_trials": 9})])
+def test_budgeted_search_rows_and_ranking(client, tmp_path, strategy, search):
+    cfg = budget_config(tmp_path, strategy, **search)
+    result = Search(cfg).run(client, progress=False, refit=True)
+    df = result.results_
+    assert df["trial_id"].is_unique and (df["status"] == "ok").all()
+    for col in ("config_id", "bracket", "rung", "n_resources", "promoted", "continued"):
+        assert col in df.columns
+    assert set(df["n_resources"]) <= {5, 15, 45}
+    higher = df[df["rung"] > 0]
+    assert len(higher) > 0 and higher["continued"].all()  # survivors continue, never restart
+    # every row above rung 0 belongs to a configuration promoted from the rung below
+    promoted = set(zip(df.loc[df["promoted"], "config_id"], df.loc[df["promoted"], "rung"] + 1, strict=True))
+    assert set(zip(higher["config_id"], higher["rung"], strict=True)) <= promoted
+    # the final ranking uses the top-rung scores only
+    top = df[df["n_resources"] == 45]
+    assert result.best_score_ == top["mean_test_score"].min()
+    assert result.best_params_[("n_estimators")] == 45
+    assert not os.path.exists(tmp_path / "results" / cfg["name"] / "_checkpoints")
+    if strategy == "hyperband":
+        plan = Search(cfg).plan()
+        expected_rows = sum(len(r) and r["n_configs"] for b in plan["brackets"] for r in b["rungs"])
+        assert len(df) == expected_rows
+
+
+def test_plan_json_shape(tmp_path, capsys):
+    path = tmp_path / "hb.yaml"
+    cfg = budget_config(tmp_path, "hyperband")
+    cfg["search"].update(min_resource=10, max_resource=810)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert main(["plan", str(path), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert list(plan) == ["strategy", "brackets", "total_resources"]
+    assert plan["strategy"] == "hyperband"
+    assert plan["brackets"][0] == {
+        "bracket": 4,
+        "rungs": [{"n_configs": n, "n_resources": r} for n, r in [(81, 10), (27, 30), (9, 90), (3, 270), (1, 810)]],
+    }
+    assert plan["total_resources"] == sum(
+        r["n_configs"] * r["n_resources"] for b in plan["brackets"] for r in b["rungs"]
+    )
+
+
+@pytest.mark.parametrize(
+    "search,models,key",
+    [
+        ({"strategy": "hyperband", "n_trials": 5}, None, "search.n_trials"),
+        ({"strategy": "hyperband", "eta": 1}, None, "search.eta"),
+        ({"strategy": "asha", "min_resource": 10, "max_resource": 20}, None, "search.max_resource"),
+        ({"strategy": "grid", "eta": 3}, None, "search.eta"),
+        ({"strategy": "hyperband"}, {"xgboost": {"n_estimators": [10, 20]}}, "models.xgboost.n_estimators"),
+        ({"strategy": "hyperband"}, {"catboost": {"depth": [4]}}, "models.catboost.learning_rate"),
+        ({"strategy": "hyperband"}, {"sklearn.neighbors.KNeighborsRegressor": {"n_neighbors": [3]}}, "models.sklearn.neighbors.KNeighborsRegressor"),
+        ({"strategy": "hyperband", "engine": "dask-ml"}, None, "search.engine"),
+    ],
+)
+def test_invalid_budget_configs(tmp_path, search, models, key):
+    cfg = small_config(tmp_path, search=search)
+    if models:
+        cfg["models"] = models
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg)
+    assert info.value.key == key
+
+
+def test_killed_search_resumes_without_repeating_a_finished_rung(cluster, client, tmp_path):
+    cfg = budget_config(tmp_path, "hyperband", window=1)  # one trial at a time: the kill lands midway
+    cfg["data"] = {"dataset": "california_housing", "sample": 3000}
+    cfg["cluster"] = {"kind": "address", "address": cluster.scheduler_address}
+    path = tmp_path / "hb.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out = tmp_path / "results" / cfg["name"]
+    proc = subprocess.Popen([sys.executable, "-m", "tuner", "run", str(path), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not list(out.glob("part-*.parquet")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = pd.read_parquet(out)
+    total = sum(r.n_configs for b in Search(cfg).strategy().brackets() for r in b.rungs)
+    assert 0 < len(before) < total, "the kill should land midway"
+
+    scheduler_probe.install(client)
+    result = Search(cfg).run(client, progress=False, refit=False)
+    after = pd.read_parquet(out)
+    assert after["trial_id"].is_unique  # no finished rung ran twice
+    assert set(before["trial_id"]) <= set(after["trial_id"])
+    assert len(after) == len(result.results_) == total
+    assert result.dispatched == total - len(before) == scheduler_probe.read(client)["created"]
