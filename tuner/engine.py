@@ -3,7 +3,10 @@
 * A bounded window of tasks is in flight (``search.window``, default 4 per worker thread), so a
   100,000-point grid never puts 100,000 futures on the scheduler.
 * Each task evaluates a batch of trials (:func:`tuner.evaluate.evaluate_batch`); the data are
-  loaded on the worker, never scattered.
+  loaded on the worker, never scattered. Trials that differ only in their number of rounds go
+  to the same task, where one fit serves them all. Batches are sized from measured trial times
+  so that a task lasts about ``target_task_seconds`` (tiny trials: per-task overhead stays small),
+  but never so large that workers starve at the end of a search.
 * Records are flushed to the store at least every ``flush_seconds``, and always at the end or on
   an error, as one atomic part file per flush.
 * A trial that raises is recorded as failed by the worker. A task whose worker died is resubmitted;
@@ -59,7 +62,8 @@ class Engine:
         run_id: str,
         *,
         window: int | None = None,
-        batch_size: int = 1,
+        batch_size: int | None = None,
+        target_task_seconds: float = 0.5,
         max_attempts: int = 3,
         flush_seconds: float = 1.0,
         on_record: Callable[[dict], None] | None = None,
@@ -71,7 +75,11 @@ class Engine:
         self.schema = schema
         self.run_id = run_id
         self.window = window or default_window(client)
-        self.batch_size = batch_size
+        self.fixed_batch = batch_size
+        self.batch_size = batch_size or 1
+        self.target_task_seconds = target_task_seconds
+        self._unit_seconds: float | None = None  # measured seconds per unit of work (EWMA)
+        self._total = 0
         self.max_attempts = max_attempts
         self.flush_seconds = flush_seconds
         self.on_record = on_record
@@ -107,6 +115,23 @@ class Engine:
         self.stats.submitted_trials += len(batch) if attempt == 0 else 0
         return self.client.submit(evaluate_batch, self.problem, batch, key=key, pure=False, retries=0)
 
+    def _slots(self) -> int:
+        try:
+            return max(1, sum(self.client.nthreads().values()))
+        except Exception:  # scheduler busy or gone: size for one slot
+            return 1
+
+    def _resize(self, units: int, records: list[dict]) -> None:
+        """Re-estimate seconds per unit from a finished task and size the next batches."""
+        if self.fixed_batch is not None or units == 0:
+            return
+        seconds = sum((r.get("fit_time") or 0.0) + (r.get("score_time") or 0.0) for r in records) / units
+        self._unit_seconds = seconds if self._unit_seconds is None else 0.7 * self._unit_seconds + 0.3 * seconds
+        wanted = max(1, round(self.target_task_seconds / max(self._unit_seconds, 1e-6)))
+        remaining = max(0, self._total - self.stats.finished)
+        # leave at least two tasks per worker slot for the rest of the search
+        self.batch_size = int(max(1, min(wanted, 1000, remaining // (2 * self._slots()))))
+
     def _failed_records(self, batch: list[Trial], error: str) -> list[dict]:
         from tuner.evaluate import _now
         from tuner.trial import canonical_params
@@ -137,15 +162,26 @@ class Engine:
         Trials already in ``finished`` (trial_id -> record, from earlier runs) are told to the
         strategy at once without being dispatched: that is how a search resumes.
         """
+        from tuner.evaluate import share_key
+
         finished = finished or {}
+        self._total = strategy.total()
         in_flight: dict = {}
         ac = as_completed()
 
-        def submit(batch, attempt=0):
+        def submit(batch, attempt=0, units=1):
             fut = self._submit(batch, attempt)
-            in_flight[fut.key] = (fut, batch, attempt)
+            in_flight[fut.key] = (fut, batch, attempt, units)
             ac.add(fut)
             self.stats.max_in_flight = max(self.stats.max_in_flight, len(in_flight))
+
+        def units_of(trials: list[Trial]) -> list[list[Trial]]:
+            """Trials sharing a fit stay together; each group is one unit of work."""
+            groups: dict = {}
+            for t in trials:
+                key = share_key(t)
+                groups.setdefault(key if key is not None else t.trial_id, []).append(t)
+            return list(groups.values())
 
         def fill():
             while len(in_flight) < self.window:
@@ -162,21 +198,23 @@ class Engine:
                             self.on_reused(record)
                     else:
                         fresh.append(t)
-                for i in range(0, len(fresh), self.batch_size):
-                    submit(fresh[i : i + self.batch_size])
+                units = units_of(fresh)
+                for i in range(0, len(units), self.batch_size):
+                    chunk = units[i : i + self.batch_size]
+                    submit([t for unit in chunk for t in unit], units=len(chunk))
 
         try:
             fill()
             while in_flight:
                 fut = next(ac)
-                _, batch, attempt = in_flight.pop(fut.key)
+                _, batch, attempt, units = in_flight.pop(fut.key)
                 try:
                     records = fut.result()
                 except KilledWorker as exc:
                     if attempt + 1 < self.max_attempts:
                         self.stats.resubmitted += 1
                         logger.warning("worker lost while running %s; resubmitting", fut.key)
-                        submit(batch, attempt + 1)
+                        submit(batch, attempt + 1, units)
                         continue
                     records = self._failed_records(
                         batch, f"KilledWorker: the trial's worker died {attempt + 1} times: {exc}"
@@ -186,9 +224,10 @@ class Engine:
                 finally:
                     fut.release()
                 self._add(records)
+                self._resize(units, records)
                 strategy.tell(records)
                 fill()
         finally:
-            for fut, _, _ in in_flight.values():
+            for fut, *_ in in_flight.values():
                 fut.cancel()
             self.flush()

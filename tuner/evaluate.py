@@ -118,18 +118,7 @@ def _remove(path: str) -> None:
 
 def evaluate_trial(problem: Problem, trial: Trial) -> dict:
     """Cross-validate one trial. Never raises for a failing trial: it is recorded as failed."""
-    started = _now()
-    record: dict = {
-        "trial_id": trial.trial_id,
-        "model": trial.model,
-        "params": canonical_params(trial.params),
-        **{f"param_{k}": v for k, v in trial.params.items()},
-        "metric": problem.metric,
-        "status": TrialStatus.OK.value,
-        "error": None,
-        "worker": _worker_name(),
-        "started_at": started,
-    }
+    record = _base_record(problem, trial, _now())
     if trial.resource is not None:
         record.update(config_id=trial.config_id, bracket=trial.bracket, rung=trial.rung, continued=False)
     fit_time = score_time = 0.0
@@ -190,6 +179,99 @@ def evaluate_trial(problem: Problem, trial: Trial) -> dict:
     return record
 
 
+def share_key(trial: Trial) -> tuple | None:
+    """Trials with the same key differ only in their number of rounds: one fit serves them all.
+
+    None where the model has no rounds parameter, the trial does not set it, the library cannot
+    score a prefix of its rounds exactly (DART, early stopping; CatBoost without learning_rate),
+    or the trial belongs to a budgeted strategy (those continue training instead).
+    """
+    if trial.resource is not None:
+        return None
+    adapter = get_adapter(trial.model)
+    rounds = adapter.rounds_param
+    if rounds is None or rounds not in trial.params or not adapter.can_share_rounds(trial.params):
+        return None
+    rest = {k: v for k, v in trial.params.items() if k != rounds}
+    return trial.model, canonical_params(rest)
+
+
+def _base_record(problem: Problem, trial: Trial, started: datetime) -> dict:
+    return {
+        "trial_id": trial.trial_id,
+        "model": trial.model,
+        "params": canonical_params(trial.params),
+        **{f"param_{k}": v for k, v in trial.params.items()},
+        "metric": problem.metric,
+        "status": TrialStatus.OK.value,
+        "error": None,
+        "worker": _worker_name(),
+        "started_at": started,
+    }
+
+
+def evaluate_shared(problem: Problem, trials: list[Trial]) -> list[dict]:
+    """Trials that differ only in rounds: per fold, one fit at the largest count, each trial
+    scored from the first n rounds of it (XGBoost ``iteration_range``, LightGBM ``num_iteration``,
+    CatBoost ``ntree_end``, scikit-learn ``staged_predict``) -- the predictions of a separate fit.
+
+    Fit time is shared out in proportion to each trial's rounds. Should anything fail, every
+    trial is evaluated on its own, so that each failure carries its own message.
+    """
+    started = _now()
+    adapter = get_adapter(trials[0].model)
+    rounds = adapter.rounds_param
+    counts = [int(t.params[rounds]) for t in trials]
+    largest = trials[int(np.argmax(counts))]
+    try:
+        X, y, splits = problem.load()
+        metric = get_metric(problem.metric)
+        scorer = scorer_for(metric, len(np.unique(y)) if problem.task == "classification" else None)
+        scores = np.empty((len(trials), len(splits)))
+        fit_time = score_time = 0.0
+        with threadpool_limits(limits=problem.n_threads):
+            for j, (train, test) in enumerate(splits):
+                t0 = time.perf_counter()
+                est = adapter.make(largest.params, problem.task, problem.n_threads, problem.seed)
+                est.fit(X.iloc[train], y[train])
+                t1 = time.perf_counter()
+                for i, n in enumerate(counts):
+                    scores[i, j] = metric.sign * float(scorer(adapter.staged(est, n), X.iloc[test], y[test]))
+                fit_time += t1 - t0
+                score_time += time.perf_counter() - t1
+        if not np.all(np.isfinite(scores)):
+            raise FloatingPointError("non-finite scores")
+    except Exception:
+        return [evaluate_trial(problem, t) for t in trials]
+    finished = _now()
+    records = []
+    for i, t in enumerate(trials):
+        record = _base_record(problem, t, started)
+        share = counts[i] / sum(counts)
+        record.update(
+            n_resources=counts[i],
+            mean_test_score=float(np.mean(scores[i])),
+            std_test_score=float(np.std(scores[i])),
+            fit_time=fit_time * share,
+            score_time=score_time * share,
+            finished_at=finished,
+            **{f"split{j}_test_score": float(s) for j, s in enumerate(scores[i])},
+        )
+        records.append(record)
+    return records
+
+
 def evaluate_batch(problem: Problem, trials: list[Trial]) -> list[dict]:
-    """The task the engine submits: several trials in a row, one record each."""
-    return [evaluate_trial(problem, t) for t in trials]
+    """The task the engine submits: trials in a row, one record each, in the order given.
+
+    Trials that differ only in their number of rounds share one fit (:func:`evaluate_shared`).
+    """
+    groups: dict = {}
+    for t in trials:
+        key = share_key(t)
+        groups.setdefault(key if key is not None else ("single", t.trial_id), []).append(t)
+    by_id: dict[str, dict] = {}
+    for group in groups.values():
+        records = evaluate_shared(problem, group) if len(group) > 1 else [evaluate_trial(problem, group[0])]
+        by_id.update((r["trial_id"], r) for r in records)
+    return [by_id[t.trial_id] for t in trials]

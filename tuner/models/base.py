@@ -31,6 +31,22 @@ def import_optional(module: str) -> Any:
         raise ImportError(f"the model needs '{module}', which is not installed: {hint}") from exc
 
 
+class StagedView:
+    """A fitted model seen through its first ``n`` rounds: predicts what a model trained for ``n``
+    rounds predicts. Scorers see an estimator of the same kind (tags and ``classes_`` delegate)."""
+
+    def __init__(self, estimator: Any, methods: dict[str, Any]):
+        self._estimator = estimator
+        if hasattr(estimator, "classes_"):
+            self.classes_ = estimator.classes_
+        for name, fn in methods.items():
+            fn.__name__ = name  # scikit-learn's scorers look methods up by name
+            setattr(self, name, fn)
+
+    def __sklearn_tags__(self):
+        return self._estimator.__sklearn_tags__()
+
+
 class ModelAdapter:
     """Builds estimators of one library for a trial.
 
@@ -67,6 +83,14 @@ class ModelAdapter:
         The result predicts like a model trained for the total number of rounds from scratch
         where the library's training is deterministic (no row or column subsampling).
         """
+        return None
+
+    def can_share_rounds(self, params: dict) -> bool:
+        """Whether trials differing only in rounds can be scored from one fit at the largest count."""
+        return False
+
+    def staged(self, estimator: Any, n: int) -> StagedView | None:
+        """``estimator`` (fitted with at least ``n`` rounds) as a model of ``n`` rounds."""
         return None
 
     # -- validation -------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuner.models.base import ModelAdapter, import_optional
+from tuner.models.base import ModelAdapter, StagedView, import_optional
 
 
 class CatBoostAdapter(ModelAdapter):
@@ -29,3 +29,13 @@ class CatBoostAdapter(ModelAdapter):
         # Exact only with learning_rate set: CatBoost otherwise derives it from `iterations`.
         est = self.make({**params, "iterations": extra}, task, n_threads, seed)
         return est.fit(X, y, init_model=previous)
+
+    def can_share_rounds(self, params):
+        # Without learning_rate CatBoost derives the rate from `iterations`: fits differ.
+        return params.get("learning_rate") is not None and params.get("od_type") is None
+
+    def staged(self, estimator, n):
+        methods = {"predict": lambda X: estimator.predict(X, ntree_end=n)}
+        if hasattr(estimator, "predict_proba"):
+            methods["predict_proba"] = lambda X: estimator.predict_proba(X, ntree_end=n)
+        return StagedView(estimator, methods)

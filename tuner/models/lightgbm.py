@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuner.models.base import ModelAdapter, import_optional
+from tuner.models.base import ModelAdapter, StagedView, import_optional
 
 
 class LightGBMAdapter(ModelAdapter):
@@ -28,3 +28,13 @@ class LightGBMAdapter(ModelAdapter):
     def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
         est = self.make({**params, "n_estimators": extra}, task, n_threads, seed)
         return est.fit(X, y, init_model=previous.booster_)
+
+    def can_share_rounds(self, params):
+        boosting = {params.get(k) for k in ("boosting_type", "boosting", "boost", "boosting_type")}
+        return "dart" not in boosting and "rf" not in boosting and params.get("early_stopping_round") is None
+
+    def staged(self, estimator, n):
+        methods = {"predict": lambda X: estimator.predict(X, num_iteration=n)}
+        if hasattr(estimator, "predict_proba"):
+            methods["predict_proba"] = lambda X: estimator.predict_proba(X, num_iteration=n)
+        return StagedView(estimator, methods)

@@ -8,7 +8,7 @@ import inspect
 from sklearn.base import is_classifier, is_regressor
 
 from tuner.errors import ConfigError
-from tuner.models.base import ModelAdapter
+from tuner.models.base import ModelAdapter, StagedView
 
 
 class SklearnAdapter(ModelAdapter):
@@ -81,3 +81,26 @@ class SklearnAdapter(ModelAdapter):
         total = previous.get_params()[self.rounds_param] + extra
         previous.set_params(warm_start=True, **{self.rounds_param: total})
         return previous.fit(X, y)
+
+    def can_share_rounds(self, params):
+        # staged predictions are exact for boosting; early stopping would pick its own count
+        merged = {**self.cls().get_params(), **params}
+        if "early_stopping" in merged:  # HistGradientBoosting: 'auto' turns on with many rows
+            stops_early = merged["early_stopping"] is not False
+        else:  # GradientBoosting: early stopping only with n_iter_no_change
+            stops_early = merged.get("n_iter_no_change") is not None
+        return self.rounds_param is not None and hasattr(self.cls, "staged_predict") and not stops_early
+
+    def staged(self, estimator, n):
+        def nth(stages):
+            out = None
+            for i, out in enumerate(stages, start=1):  # noqa: B007
+                if i == n:
+                    break
+            return out
+
+        methods = {"predict": lambda X: nth(estimator.staged_predict(X))}
+        for name in ("predict_proba", "decision_function"):
+            if hasattr(estimator, f"staged_{name}"):
+                methods[name] = (lambda m: lambda X: nth(getattr(estimator, f"staged_{m}")(X)))(name)
+        return StagedView(estimator, methods)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tuner.models.base import ModelAdapter, import_optional
+from tuner.models.base import ModelAdapter, StagedView, import_optional
 
 
 class XGBoostAdapter(ModelAdapter):
@@ -23,3 +23,13 @@ class XGBoostAdapter(ModelAdapter):
     def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
         est = self.make({**params, "n_estimators": extra}, task, n_threads, seed)
         return est.fit(X, y, xgb_model=previous.get_booster())
+
+    def can_share_rounds(self, params):
+        # DART re-weights earlier trees while training; early stopping decides the count itself
+        return params.get("booster", "gbtree") != "dart" and params.get("early_stopping_rounds") is None
+
+    def staged(self, estimator, n):
+        methods = {"predict": lambda X: estimator.predict(X, iteration_range=(0, n))}
+        if hasattr(estimator, "predict_proba"):
+            methods["predict_proba"] = lambda X: estimator.predict_proba(X, iteration_range=(0, n))
+        return StagedView(estimator, methods)
