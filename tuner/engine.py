@@ -42,7 +42,6 @@ class EngineStats:
     resubmitted: int = 0
     max_in_flight: int = 0
     trial_ids: set = field(default_factory=set)  #: every trial the strategy asked for
-    records: list = field(default_factory=list)
 
 
 def default_window(client: Client) -> int:
@@ -95,7 +94,6 @@ class Engine:
             r["run_id"] = self.run_id
             self.stats.finished += 1
             self.stats.failed += r["status"] == TrialStatus.FAILED.value
-            self.stats.records.append(r)
             if self.on_record is not None:
                 self.on_record(r)
         self._buffer.extend(records)

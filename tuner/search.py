@@ -171,15 +171,15 @@ class Search:
                 ],
                 "total_resources": sum(r.n_configs * r.n_resources for b in brackets for r in b.rungs),
             }
-        trials = self.strategy().trials()
         finished = self.store().finished_ids() if with_store else set()
         models: dict[str, dict] = {}
-        for t in trials:
+        total = 0
+        for t in self.strategy().iter_trials():
             m = models.setdefault(t.model, {"trials": 0, "fits": 0, "finished": 0})
             m["trials"] += 1
             m["fits"] += c.cv.folds
             m["finished"] += t.trial_id in finished
-        total = len(trials)
+            total += 1
         done = sum(m["finished"] for m in models.values())
         return {
             "name": c.name,

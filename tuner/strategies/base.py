@@ -15,7 +15,7 @@ Non-adaptive strategies only implement :meth:`trials`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from tuner.trial import Trial
 
@@ -28,38 +28,38 @@ class Strategy:
         self.search = search
         self.make_trial = make_trial
         self.greater_is_better = greater_is_better
-        self._queue: list[Trial] | None = None
+        self._queue: Iterator[Trial] | None = None
+
+    def iter_trials(self) -> Iterator[Trial]:
+        """Every trial this strategy will run, in order, generated lazily (non-adaptive
+        strategies): a 100,000-point grid is never held in memory at once."""
+        raise NotImplementedError
 
     def trials(self) -> list[Trial]:
-        """Every trial this strategy will run, in order (non-adaptive strategies)."""
-        raise NotImplementedError
+        return list(self.iter_trials())
 
     def ask(self, n: int) -> list[Trial]:
         if self._queue is None:
-            self._queue = list(reversed(self.trials()))
-        return [self._queue.pop() for _ in range(min(n, len(self._queue)))]
+            self._queue = self.iter_trials()
+        out = []
+        for t in self._queue:
+            out.append(t)
+            if len(out) >= n:
+                break
+        return out
 
     def tell(self, records: list[dict]) -> None:
         """Non-adaptive strategies ignore results."""
 
     def total(self) -> int:
         """Trials this strategy will run at most (for progress)."""
-        return len(self.trials())
-
-    def plan(self) -> dict:
-        """What would run: trials per model."""
-        per_model: dict[str, int] = {}
-        for t in self.trials():
-            per_model[t.model] = per_model.get(t.model, 0) + 1
-        return per_model
+        return sum(1 for _ in self.iter_trials())
 
 
-def unique(trials: list[Trial]) -> list[Trial]:
+def unique(trials) -> Iterator[Trial]:
     """Drop repeated configurations (a random search can draw the same point twice)."""
     seen: set[str] = set()
-    out = []
     for t in trials:
         if t.trial_id not in seen:
             seen.add(t.trial_id)
-            out.append(t)
-    return out
+            yield t

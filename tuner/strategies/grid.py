@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from tuner.strategies.base import Strategy, unique
 from tuner.trial import Trial
 
 
 class GridStrategy(Strategy):
-    def trials(self) -> list[Trial]:
+    def iter_trials(self) -> Iterator[Trial]:
         return unique(
-            [
-                self.make_trial(m.name, params)
-                for m in self.models
-                for params in m.space.grid(self.search.grid_resolution)
-            ]
+            self.make_trial(m.name, params) for m in self.models for params in m.space.grid(self.search.grid_resolution)
         )
+
+    def total(self) -> int:
+        return sum(m.space.grid_size(self.search.grid_resolution) for m in self.models)

@@ -217,9 +217,6 @@ class _SyncStrategy(_Budgeted):
     def total(self) -> int:
         return sum(r.n_configs for b in self.brackets() for r in b.rungs)
 
-    def plan(self) -> dict:
-        return {m.name: sum(r.n_configs for b in self.brackets() for r in b.rungs) for m in self.models[:1]}
-
 
 class SuccessiveHalvingStrategy(_SyncStrategy):
     def brackets(self) -> list[Bracket]:

@@ -6,6 +6,7 @@ Lists are uniform choices and distributions are sampled (Bergstra and Bengio, JM
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -14,11 +15,13 @@ from tuner.trial import Trial
 
 
 class RandomStrategy(Strategy):
-    def trials(self) -> list[Trial]:
-        out = []
+    def iter_trials(self) -> Iterator[Trial]:
+        return unique(self._draws())
+
+    def _draws(self) -> Iterator[Trial]:
         for m in self.models:
             # One generator per model, seeded by the model's name too: adding a model to the
             # configuration does not change the draws of the others (their trials resume).
             rng = np.random.default_rng([self.search.seed, zlib.crc32(m.name.encode())])
-            out += [self.make_trial(m.name, m.space.sample(rng)) for _ in range(self.search.n_trials)]
-        return unique(out)
+            for _ in range(self.search.n_trials):
+                yield self.make_trial(m.name, m.space.sample(rng))
