@@ -79,6 +79,7 @@ class Engine:
         self.target_task_seconds = target_task_seconds
         self._unit_seconds: float | None = None  # measured seconds per unit of work (EWMA)
         self._total = 0
+        self._slots_cached, self._slots_at = 1, -1e9
         self.max_attempts = max_attempts
         self.flush_seconds = flush_seconds
         self.on_record = on_record
@@ -114,10 +115,15 @@ class Engine:
         return self.client.submit(evaluate_batch, self.problem, batch, key=key, pure=False, retries=0)
 
     def _slots(self) -> int:
-        try:
-            return max(1, sum(self.client.nthreads().values()))
-        except Exception:  # scheduler busy or gone: size for one slot
-            return 1
+        """Worker threads in the cluster, asked of the scheduler at most every 5 seconds."""
+        now = time.monotonic()
+        if now - self._slots_at > 5:
+            try:
+                self._slots_cached = max(1, sum(self.client.nthreads().values()))
+            except Exception:  # scheduler busy or gone: keep the last answer
+                pass
+            self._slots_at = now
+        return self._slots_cached
 
     def _resize(self, units: int, records: list[dict]) -> None:
         """Re-estimate seconds per unit from a finished task and size the next batches."""

@@ -8,7 +8,9 @@ configured shuffle and seed, and scoring uses scikit-learn's scorers, so each tr
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -56,6 +58,24 @@ class Problem:
 
 
 _splits_cache: dict = {}
+
+
+_limits = threading.local()
+
+
+@contextlib.contextmanager
+def _thread_limits(n_threads: int):
+    """OpenMP/BLAS threads limited to the worker slot. Entered once per task, not per trial:
+    threadpoolctl inspects every loaded library, which costs more than a tiny trial."""
+    if getattr(_limits, "active", False):
+        yield
+        return
+    _limits.active = True
+    try:
+        with threadpool_limits(limits=n_threads):
+            yield
+    finally:
+        _limits.active = False
 
 
 def _now() -> datetime:
@@ -134,7 +154,7 @@ def evaluate_trial(problem: Problem, trial: Trial) -> dict:
             if previous is not None and len(previous) != len(splits):
                 previous = None
         models = []
-        with threadpool_limits(limits=problem.n_threads):
+        with _thread_limits(problem.n_threads):
             for i, (train, test) in enumerate(splits):
                 t0 = time.perf_counter()
                 est = None
@@ -229,7 +249,7 @@ def evaluate_shared(problem: Problem, trials: list[Trial]) -> list[dict]:
         scorer = scorer_for(metric, len(np.unique(y)) if problem.task == "classification" else None)
         scores = np.empty((len(trials), len(splits)))
         fit_time = score_time = 0.0
-        with threadpool_limits(limits=problem.n_threads):
+        with _thread_limits(problem.n_threads):
             for j, (train, test) in enumerate(splits):
                 t0 = time.perf_counter()
                 est = adapter.make(largest.params, problem.task, problem.n_threads, problem.seed)
@@ -271,7 +291,8 @@ def evaluate_batch(problem: Problem, trials: list[Trial]) -> list[dict]:
         key = share_key(t)
         groups.setdefault(key if key is not None else ("single", t.trial_id), []).append(t)
     by_id: dict[str, dict] = {}
-    for group in groups.values():
-        records = evaluate_shared(problem, group) if len(group) > 1 else [evaluate_trial(problem, group[0])]
-        by_id.update((r["trial_id"], r) for r in records)
+    with _thread_limits(problem.n_threads):
+        for group in groups.values():
+            records = evaluate_shared(problem, group) if len(group) > 1 else [evaluate_trial(problem, group[0])]
+            by_id.update((r["trial_id"], r) for r in records)
     return [by_id[t.trial_id] for t in trials]

@@ -21,4 +21,9 @@ def get_adapter(name: str, key: str = "models") -> ModelAdapter:
     """The adapter for a model name of the configuration (raises ConfigError naming ``key``)."""
     if name in BUILTIN:
         return BUILTIN[name]
-    return SklearnAdapter.from_path(name, key)
+    if name not in _sklearn_adapters:  # import and inspect a class once per process, not per trial
+        _sklearn_adapters[name] = SklearnAdapter.from_path(name, key)
+    return _sklearn_adapters[name]
+
+
+_sklearn_adapters: dict[str, SklearnAdapter] = {}

@@ -1,0 +1,58 @@
+"""Scaling: the same search on 1, 2, ... N workers; speed-up and efficiency against ideal.
+
+    python -m benchmarks.scaling [--workers 1 2] [--repeats 3] [--sample 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+
+from benchmarks.common import ensure_data, median, write
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workers", type=int, nargs="+", default=None, help="default: 1, 2, 4, ... up to the cores")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sample", type=int, default=5000)
+    args = ap.parse_args()
+    ensure_data()
+    from distributed import Client, LocalCluster
+
+    from tuner import Search
+
+    cores = os.cpu_count() or 1
+    counts = args.workers or sorted({min(2**i, cores) for i in range(cores.bit_length() + 1)})
+    models = {
+        "xgboost": {"max_depth": [3, 5], "learning_rate": [0.05, 0.1, 0.2], "n_estimators": [100]},
+        "lightgbm": {"num_leaves": [15, 31], "learning_rate": [0.05, 0.1, 0.2], "n_estimators": [100]},
+    }
+    times: dict[int, list[float]] = {n: [] for n in counts}
+    for n in counts:
+        with LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+            client.wait_for_workers(n)
+            for _ in range(args.repeats):
+                results = tempfile.mkdtemp()
+                cfg = {"name": "scaling", "data": {"dataset": "california_housing", "sample": args.sample},
+                       "cv": {"folds": 3, "shuffle": True}, "models": models, "results": results}
+                t0 = time.perf_counter()
+                Search(cfg).run(client, progress=False, refit=False)
+                times[n].append(time.perf_counter() - t0)
+                shutil.rmtree(results)
+            print(n, times[n], flush=True)
+    base = median(times[counts[0]]) * counts[0]
+    rows = [{"workers": n, "median_wall_s": median(times[n]), "speedup": base / median(times[n]),
+             "efficiency": base / median(times[n]) / n, "all_wall_s": times[n]} for n in counts]
+    md = [f"12 trials x 3 folds (XGBoost and LightGBM, California housing {args.sample} rows), {args.repeats} repeats, "
+          f"machine with {cores} cores.", "",
+          "| workers | median wall (s) | speed-up | efficiency |", "|---|---|---|---|"]
+    md += [f"| {r['workers']} | {r['median_wall_s']:.1f} | {r['speedup']:.2f}x | {r['efficiency']:.0%} |" for r in rows]
+    write("scaling", {"rows": rows}, "\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

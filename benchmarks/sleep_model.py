@@ -1,0 +1,22 @@
+"""A scikit-learn regressor whose fit sleeps: trials of a known length, for the scale simulation."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+
+class SleepRegressor(RegressorMixin, BaseEstimator):
+    def __init__(self, ms: float = 1.0, offset: float = 0.0):
+        self.ms = ms
+        self.offset = offset
+
+    def fit(self, X, y):
+        time.sleep(self.ms / 1000)
+        self.mean_ = float(np.mean(y)) + self.offset
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
