@@ -51,12 +51,19 @@ def make_cluster(cfg: ClusterConfig | dict | None = None):
         return make_kube_cluster(cfg.kubernetes)
     if cfg.kind != "local":
         raise ValueError(f"cluster kind {cfg.kind!r} has no cluster object to make; use connect()")
-    return LocalCluster(
-        n_workers=cfg.workers or os.cpu_count() or 1,
+    if cfg.adapt is not None:
+        n_workers = cfg.adapt[0]
+    else:
+        n_workers = cfg.workers or os.cpu_count() or 1
+    cluster = LocalCluster(
+        n_workers=n_workers,
         threads_per_worker=cfg.threads_per_worker,
         processes=True,
         dashboard_address=_dashboard_address(cfg.dashboard),
     )
+    if cfg.adapt is not None:
+        cluster.adapt(minimum=cfg.adapt[0], maximum=cfg.adapt[1])
+    return cluster
 
 
 @contextlib.contextmanager

@@ -71,6 +71,7 @@ class ClusterConfig:
     address: str | None = None
     dashboard: bool = True
     kubernetes: Any = None  #: kind 'kubernetes': the validated section, see tuner.kubernetes
+    adapt: tuple[int, int] | None = None  #: local: (minimum, maximum) workers for cluster.adapt()
 
 
 @dataclass(frozen=True)
@@ -327,13 +328,23 @@ def _cluster(raw: dict) -> ClusterConfig:
 
         spec = parse_kubernetes_section(c)  # validates every key of the section
         return ClusterConfig(kind="kubernetes", workers=spec.workers, kubernetes=spec)
-    _check_keys(c, ("kind", "workers", "threads_per_worker", "address", "dashboard"), "cluster.")
+    _check_keys(c, ("kind", "workers", "threads_per_worker", "address", "dashboard", "adapt"), "cluster.")
     kind = _choice(c.get("kind", "local"), CLUSTER_KINDS, "cluster.kind")
     address = c.get("address")
     if kind == "address" and (not isinstance(address, str) or "://" not in address):
         raise ConfigError("cluster.address", address, "a scheduler address such as tcp://host:8786")
     workers = c.get("workers")
+    adapt = c.get("adapt")
+    if adapt is not None:
+        if kind != "local":
+            raise ConfigError("cluster.adapt", adapt, "only with kind 'local' or 'kubernetes' (an address has its own)")
+        if not isinstance(adapt, dict) or set(adapt) != {"minimum", "maximum"}:
+            raise ConfigError("cluster.adapt", adapt, "a mapping {minimum: N, maximum: M}")
+        lo = _int(adapt["minimum"], "cluster.adapt.minimum", 0)
+        hi = _int(adapt["maximum"], "cluster.adapt.maximum", max(1, lo))
+        adapt = (lo, hi)
     return ClusterConfig(
+        adapt=adapt,
         kind=kind,
         workers=None if workers is None else _int(workers, "cluster.workers", 1),
         threads_per_worker=_int(c.get("threads_per_worker", 1), "cluster.threads_per_worker", 1),
