@@ -11,7 +11,7 @@ import json
 import sys
 from importlib import resources
 
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, ResultsError
 
 DEFAULT_CONFIG = "california.yaml"
 
@@ -39,7 +39,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     search = _load_search(args.config)
     search.config = search.config.with_overrides(results=args.results, cluster=args.cluster, workers=args.workers)
-    result = search.run(progress=not args.quiet, refit=False, retry_failed=args.retry_failed)
+    result = search.run(
+        progress=not args.quiet,
+        refit=False,
+        retry_failed=args.retry_failed,
+        take_over=args.take_over,
+        allow_mixed=args.allow_mixed,
+    )
     df = result.results_
     n_failed = int((df["status"] == "failed").sum()) if len(df) else 0
     print(f"tuner: {len(df)} trials in {search.config.results_url} ({result.dispatched} run now, {n_failed} failed)")
@@ -144,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="local cluster: number of worker processes")
     run.add_argument("--retry-failed", action="store_true", help="run failed trials again")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--take-over", action="store_true", help="write even if another run's lease looks alive")
+    run.add_argument(
+        "--allow-mixed", action="store_true", help="add trials to results of a search with other data/CV/metric"
+    )
     run.set_defaults(func=cmd_run)
 
     res = sub.add_parser("results", help="show the best trials of a results location")
@@ -178,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, ResultsError) as exc:
         print(f"tuner: error: {exc}", file=sys.stderr)
         return 2
 

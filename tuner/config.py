@@ -115,7 +115,10 @@ class Config:
         if workers is not None:
             if workers < 1:
                 raise ConfigError("--workers", workers, "an integer >= 1")
-            cfg = replace(cfg, cluster=replace(cfg.cluster, workers=workers))
+            kube = cfg.cluster.kubernetes
+            if kube is not None:
+                kube = replace(kube, workers=workers)
+            cfg = replace(cfg, cluster=replace(cfg.cluster, workers=workers, kubernetes=kube))
         return cfg
 
 
@@ -327,7 +330,8 @@ def _cluster(raw: dict) -> ClusterConfig:
         from tuner.kubernetes import parse_kubernetes_section
 
         spec = parse_kubernetes_section(c)  # validates every key of the section
-        return ClusterConfig(kind="kubernetes", workers=spec.workers, kubernetes=spec)
+        adapt = (spec.adapt.minimum, spec.adapt.maximum) if spec.adapt is not None else None
+        return ClusterConfig(kind="kubernetes", workers=spec.workers, kubernetes=spec, adapt=adapt)
     _check_keys(c, ("kind", "workers", "threads_per_worker", "address", "dashboard", "adapt"), "cluster.")
     kind = _choice(c.get("kind", "local"), CLUSTER_KINDS, "cluster.kind")
     address = c.get("address")

@@ -67,6 +67,7 @@ class Engine:
         flush_seconds: float = 1.0,
         on_record: Callable[[dict], None] | None = None,
         on_reused: Callable[[dict], None] | None = None,
+        before_write: Callable[[], None] | None = None,
     ):
         self.client = client
         self.problem = problem
@@ -84,6 +85,7 @@ class Engine:
         self.flush_seconds = flush_seconds
         self.on_record = on_record
         self.on_reused = on_reused
+        self.before_write = before_write
         self.stats = EngineStats()
         self._buffer: list[dict] = []
         self._last_flush = time.monotonic()
@@ -103,6 +105,8 @@ class Engine:
 
     def flush(self) -> None:
         if self._buffer:
+            if self.before_write is not None:
+                self.before_write()  # e.g. stop if another driver took the results over
             self.store.write(self._buffer, self.schema)
             self._buffer = []
         self._last_flush = time.monotonic()

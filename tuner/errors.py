@@ -24,5 +24,10 @@ class ConfigError(TunerError, ValueError):
         super().__init__(message)
 
 
-class ResultsLockedError(TunerError):
-    """Another driver holds the results location."""
+class ResultsError(TunerError):
+    """The results location cannot be used as it is: a damaged or foreign file, another search's
+    results, or another driver writing there."""
+
+
+class ResultsLockedError(ResultsError):
+    """Another driver holds the results location (its lease is alive)."""

@@ -29,8 +29,11 @@ from tuner.cluster import connect, dashboard_link
 from tuner.config import Config, load_config
 from tuner.engine import Engine
 from tuner.evaluate import Problem
+from tuner.kubernetes import check_versions
+from tuner.lease import Lease, check_identity
 from tuner.metrics import greater_is_better
 from tuner.models import get_adapter
+from tuner.preemption import GracefulShutdown
 from tuner.progress import SearchProgress
 from tuner.results import best_per_model, rank, with_promotions
 from tuner.store import ResultStore, result_schema
@@ -202,24 +205,40 @@ class Search:
         progress: bool = True,
         refit: bool = True,
         retry_failed: bool = False,
+        take_over: bool = False,
+        allow_mixed: bool = False,
     ) -> SearchResult:
         """Run the search (resuming from the results location) and return what it found.
 
         Without ``client``, a cluster is made from the ``cluster`` section and closed at the end.
+        Before anything is dispatched (or a cluster started) the results location is checked: its
+        files must be readable part files, it must belong to this search (``allow_mixed``
+        overrides), and no other live driver may be writing there (``take_over`` overrides).
         """
-        if client is None:
-            with connect(self.config.cluster) as own:
-                return self.run(own, progress=progress, refit=refit, retry_failed=retry_failed)
         c = self.config
         run_id = f"{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         store = self.store()
+        previous = store.read()  # raises ResultsError on damaged or foreign files
+        check_identity(c.results_url, c.name, self._context, allow_mixed)
+        lease = Lease(c.results_url, run_id)
+        lease.acquire(take_over=take_over)
+        try:
+            if client is None:
+                with connect(c.cluster) as own:
+                    return self._run(own, run_id, store, previous, lease, progress, refit, retry_failed)
+            return self._run(client, run_id, store, previous, lease, progress, refit, retry_failed)
+        finally:
+            lease.release()
+
+    def _run(self, client, run_id, store, previous, lease, progress, refit, retry_failed) -> SearchResult:
+        c = self.config
+        check_versions(client, models=[m.name for m in c.models])  # client and workers must agree
+        client.register_plugin(GracefulShutdown())
         link = dashboard_link(client)
         if progress:
-            logger.info("dashboard: %s", link)
             print(f"tuner: search '{c.name}' -> {c.results_url}", flush=True)
             if link:
                 print(f"tuner: Dask dashboard at {link}", flush=True)
-        previous = store.read()
         if retry_failed and not previous.empty:
             previous = previous[previous["status"] == "ok"]
         done = set(previous["trial_id"]) if not previous.empty else set()
@@ -241,6 +260,7 @@ class Search:
                 run_id,
                 window=c.search.window,
                 max_attempts=c.search.max_attempts,
+                before_write=lease.check,
             )
             finished = {}
             if not previous.empty:

@@ -27,6 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from tuner.errors import ResultsError
+
 FIXED_COLUMNS_HEAD = [
     ("run_id", pa.string()),
     ("trial_id", pa.string()),
@@ -119,14 +121,26 @@ class ResultStore:
         return final
 
     def part_files(self) -> list[str]:
+        """Part files, sorted. Anything else not hidden (``.``/``_``) is foreign: an error, since
+        mixing another program's files into the results would silently corrupt them."""
         try:
             self.fs.invalidate_cache(self.root)
             names = self.fs.ls(self.root, detail=False)
         except FileNotFoundError:
             return []
-        return sorted(
-            p for p in names if os.path.basename(p).startswith("part-") and p.endswith(".parquet")
-        )
+        parts, foreign = [], []
+        for p in names:
+            base = os.path.basename(p.rstrip("/"))
+            if base.startswith((".", "_")):
+                continue
+            (parts if base.startswith("part-") and base.endswith(".parquet") else foreign).append(p)
+        if foreign:
+            shown = ", ".join(os.path.basename(p.rstrip("/")) for p in sorted(foreign)[:5])
+            raise ResultsError(
+                f"results location {self.url} holds files that are not tuner part files: {shown}"
+                f"{' ...' if len(foreign) > 5 else ''}; move them away or use another results location"
+            )
+        return sorted(parts)
 
     def read(self, columns: list[str] | None = None) -> pd.DataFrame:
         """All trials, one row per ``trial_id`` (the first finished wins), in finishing order."""
@@ -135,7 +149,13 @@ class ResultStore:
             return pd.DataFrame()
 
         def read_one(path: str) -> pa.Table:
-            return pq.read_table(path, filesystem=self.fs, columns=columns)
+            try:
+                return pq.read_table(path, filesystem=self.fs, columns=columns)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise ResultsError(
+                    f"results file {path} is not a readable Parquet file ({exc}); tuner writes part files "
+                    "atomically, so it was damaged or written by something else: move it away to go on"
+                ) from None
 
         with ThreadPoolExecutor(8) as pool:
             tables = list(pool.map(read_one, files))
