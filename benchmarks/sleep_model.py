@@ -14,6 +14,10 @@ class SleepRegressor(RegressorMixin, BaseEstimator):
         self.offset = offset
 
     def fit(self, X, y):
+        if self.ms < 0:  # a fit that takes its process down, as a segfault or the OOM killer would
+            import os
+
+            os._exit(1)
         time.sleep(self.ms / 1000)
         self.mean_ = float(np.mean(y)) + self.offset
         return self

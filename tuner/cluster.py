@@ -19,9 +19,9 @@ from distributed import Client, LocalCluster
 from tuner.config import ClusterConfig, _cluster
 
 
-def _dashboard_address(enabled: bool) -> str | None:
+def _dashboard_address(enabled: bool) -> str:
     if not enabled:
-        return None
+        return ":0"  # the scheduler's HTTP server binds anyway: a free port, no clash, no warning
     with socket.socket() as s:  # the usual port when free, any free port otherwise (no warning)
         try:
             s.bind(("127.0.0.1", 8787))

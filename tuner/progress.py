@@ -52,6 +52,7 @@ class SearchProgress:
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:
+            self._progress.refresh()  # Jupyter does not redraw on stop: show the final count
             self._progress.stop()
         elif self.enabled:
             self._print_line()

@@ -33,10 +33,9 @@ def with_promotions(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty or not is_budgeted(df):
         return df
     df = df.copy()
-    reached = set(zip(df["config_id"], df["rung"], strict=True))
-    df["promoted"] = [
-        (c, r + 1) in reached if pd.notna(r) else False for c, r in zip(df["config_id"], df["rung"], strict=True)
-    ]
+    config = df["config_id"] if "config_id" in df.columns else df["trial_id"]
+    reached = set(zip(config, df["rung"], strict=True))
+    df["promoted"] = [(c, r + 1) in reached if pd.notna(r) else False for c, r in zip(config, df["rung"], strict=True)]
     return df
 
 

@@ -65,8 +65,7 @@ class SklearnAdapter(ModelAdapter):
 
     def validate_values(self, space_values: dict[str, list], key: str) -> None:
         """Check every listed value with the estimator's own parameter constraints."""
-        est = self.cls()
-        if not hasattr(est, "_validate_params"):
+        if not hasattr(self.cls, "_parameter_constraints"):  # third-party estimators: checked at fit time
             return
         for name, values in space_values.items():
             for value in values:

@@ -1,0 +1,275 @@
+"""tuner.plots on synthetic results, grid-like and Hyperband-like, as DataFrames and as stored Parquet.
+
+Figures are built without pyplot (nothing to close, no GUI backend); every test renders them to PNG
+so that layout warnings surface as errors.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from matplotlib.figure import Figure
+
+from tuner import plots
+from tuner.store import ResultStore, result_schema
+
+T0 = pd.Timestamp("2026-01-01", tz="UTC")
+HYPERBAND_COLUMNS = [("config_id", pa.string()), ("bracket", pa.int64()), ("rung", pa.int64()), ("promoted", pa.bool_())]
+
+
+def record(i: int, model: str, params: dict, score: float | None, metric: str = "rmse", **kw) -> dict:
+    """One result row as the engine writes it."""
+    ok = score is not None
+    return {
+        "run_id": "run-1",
+        "trial_id": f"t{i:03d}",
+        "model": model,
+        "params": json.dumps(params, sort_keys=True),
+        **{f"param_{k}": v for k, v in params.items()},
+        "metric": metric,
+        "mean_test_score": score,
+        "std_test_score": 0.05 if ok else None,
+        "split0_test_score": score,
+        "split1_test_score": score,
+        "split2_test_score": score,
+        "n_resources": kw.pop("n_resources", None),
+        "status": "ok" if ok else "failed",
+        "error": None if ok else "ValueError: bad parameter",
+        "fit_time": 0.1 * i,
+        "score_time": 0.01,
+        "worker": f"w{i % 2}",
+        "started_at": T0 + pd.Timedelta(seconds=i),
+        "finished_at": T0 + pd.Timedelta(seconds=i + 1),
+        **kw,
+    }
+
+
+def grid_frame(metric: str = "rmse") -> pd.DataFrame:
+    """Two models; a log-spanning, an integer, a string and a boolean parameter; one failed trial."""
+    rows, i = [], 0
+    for lr in (0.001, 0.01, 0.1, 1.0):
+        for depth in (2, 4):
+            for booster in ("gbtree", "dart"):
+                i += 1
+                loss = 1.0 + abs(np.log10(lr) + 1.5) + 0.1 * depth + (0.05 if booster == "dart" else 0.0)
+                score = loss if metric == "rmse" else 1.0 / loss
+                rows.append(record(i, "xgboost", {"learning_rate": lr, "max_depth": depth, "booster": booster}, score, metric))
+    for leaves in (7, 15, 31):
+        i += 1
+        loss = 1.2 + leaves / 100
+        score = loss if metric == "rmse" else 1.0 / loss
+        rows.append(record(i, "lightgbm", {"num_leaves": leaves, "extra_trees": leaves > 10}, score, metric))
+    rows.append(record(i + 1, "lightgbm", {"num_leaves": 1000, "extra_trees": True}, None, metric))
+    return pd.DataFrame(rows)
+
+
+def hyperband_frame() -> pd.DataFrame:
+    """Hyperband-like rows: two brackets, budgets x3 per rung, the best third promoted; as tuner writes
+    them, each rung is its own row (its own trial_id) and config_id groups a configuration's rungs."""
+    rng = np.random.default_rng(0)
+    rows, i = [], 0
+    for bracket, (n, budget0) in enumerate([(9, 10), (3, 30)]):
+        alive = []
+        for j in range(n):
+            params = {"max_depth": int(rng.integers(2, 8)), "learning_rate": float(10 ** rng.uniform(-2.5, -0.5))}
+            alive.append((f"b{bracket}t{j}", ["xgboost", "lightgbm"][j % 2], params, rng.uniform(0.5, 1.0)))
+        rung, budget = 0, budget0
+        while alive:
+            scored = sorted(((0.45 + q / np.log10(3 * budget), tid, m, p, q) for tid, m, p, q in alive), key=lambda r: r[0])
+            keep = len(scored) // 3 if budget < 90 else 0
+            for k, (score, tid, model, params, _) in enumerate(scored):
+                i += 1
+                row = record(i, model, params, score, n_resources=budget, bracket=bracket, rung=rung, promoted=k < keep)
+                rows.append({**row, "trial_id": f"{tid}-r{rung}", "config_id": tid})
+            alive = [(tid, m, p, q) for _, tid, m, p, q in scored[:keep]]
+            rung, budget = rung + 1, budget * 3
+    return pd.DataFrame(rows)
+
+
+def store_frame(df: pd.DataFrame, url: str) -> str:
+    """Write ``df`` as a search's result store would (one part file)."""
+    values: dict[str, list] = {}
+    for p in df["params"]:
+        for k, v in json.loads(p).items():
+            values.setdefault(k, []).append(v)
+    extra = [c for c in HYPERBAND_COLUMNS if c[0] in df.columns]
+    records = df.astype(object).where(df.notna(), None).to_dict("records")
+    ResultStore(url).write(records, result_schema(values, folds=3, extra=extra))
+    return url
+
+
+def png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=50)
+    return buf.getvalue()
+
+
+def visible_axes(fig: Figure) -> list:
+    return [ax for ax in fig.axes if ax.axison and ax.get_label() != "<colorbar>"]
+
+
+# -- score against each parameter -------------------------------------------------------------
+
+
+def test_score_vs_params_one_panel_per_varying_parameter():
+    fig = plots.score_vs_params(grid_frame())
+    axes = visible_axes(fig)
+    by_param = {ax.get_xlabel(): ax for ax in axes}
+    assert sorted(by_param) == ["booster", "extra_trees", "learning_rate", "max_depth", "num_leaves"]
+    assert by_param["learning_rate"].get_xscale() == "log"  # 0.001 .. 1 spans three decades
+    assert by_param["max_depth"].get_xscale() == "linear"
+    assert [t.get_text() for t in by_param["booster"].get_xticklabels()] == ["dart", "gbtree"]
+    assert fig.get_suptitle().startswith("rmse (lower is better)")
+    assert axes[0].get_ylabel() == "rmse"
+    assert png(fig)[:4] == b"\x89PNG"
+
+
+def test_score_vs_params_colors_hyperband_rows_by_rung():
+    fig = plots.score_vs_params(hyperband_frame())
+    colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(colorbars) == 1 and "rung" in colorbars[0].get_ylabel()
+    png(fig)
+
+
+@pytest.mark.parametrize("metric, words", [("rmse", "lower is better"), ("r2", "higher is better")])
+def test_every_title_names_the_metric_and_its_direction(metric, words):
+    for name, fig in plots.all_figures(grid_frame(metric)).items():
+        assert metric in fig.get_suptitle() and words in fig.get_suptitle(), name
+        png(fig)
+
+
+# -- parallel coordinates ---------------------------------------------------------------------
+
+
+def test_parallel_coordinates_axes_and_lines():
+    fig = plots.parallel_coordinates(grid_frame(), top=5)
+    ax = fig.axes[0]
+    names = [t.get_text() for t in ax.get_xticklabels()]
+    assert names[0] == "model" and names[-1] == "rmse"
+    assert set(names[1:-1]) <= {"learning_rate", "max_depth", "booster", "num_leaves", "extra_trees"}
+    trial_lines = [line for line in ax.lines if len(line.get_xdata()) == len(names)]
+    assert len(trial_lines) == 5
+    for line in trial_lines:  # normalised: every point in [0, 1] or on the 'n/a' row below
+        y = np.asarray(line.get_ydata(), dtype=float)
+        assert np.all(((y >= 0) & (y <= 1)) | np.isclose(y, -0.12))
+    # the score axis has the best (lowest rmse) at the top
+    best_line = trial_lines[-1]  # drawn last
+    assert best_line.get_ydata()[-1] == pytest.approx(1.0)
+    assert "rmse (lower is better)" in fig.axes[1].get_ylabel()
+    png(fig)
+
+
+# -- best over time ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["rmse", "r2"])
+def test_best_over_time_is_a_running_best(metric):
+    df = grid_frame(metric)
+    fig = plots.best_over_time(df)
+    by_time, by_count = fig.axes[:2]
+    assert by_time.get_xlabel() == "finished at (UTC)" and by_count.get_xlabel() == "trials finished"
+    overall = next(line for line in by_count.lines if line.get_label() == "all models")
+    y = np.asarray(overall.get_ydata(), dtype=float)
+    steps = np.diff(y[~np.isnan(y)])
+    assert np.all(steps <= 0) if metric == "rmse" else np.all(steps >= 0)
+    ok = df["mean_test_score"].dropna()
+    assert y[-1] == pytest.approx(ok.min() if metric == "rmse" else ok.max())
+    assert len(overall.get_xdata()) == len(df)  # failed trials count as trials finished
+    png(fig)
+
+
+# -- Hyperband / ASHA -------------------------------------------------------------------------
+
+
+def test_rungs_one_panel_per_bracket_one_line_per_trial():
+    df = hyperband_frame()
+    fig = plots.rungs(df)
+    axes = visible_axes(fig)
+    assert [ax.get_title(loc="left") for ax in axes] == ["bracket 0 (9 trials)", "bracket 1 (3 trials)"]
+    for bracket, ax in enumerate(axes):
+        rows = df[df["bracket"] == bracket]
+        assert len(ax.lines) == rows["config_id"].nunique()  # one line per configuration
+        points = sum(len(c.get_offsets()) for c in ax.collections)
+        assert points == len(rows)  # every rung of every trial, promoted or not
+        assert [t.get_text() for t in ax.get_xticklabels()] == [str(v) for v in sorted(rows["n_resources"].unique())]
+    assert axes[0].get_xscale() == "log"  # budgets 10 .. 90
+    assert "n_resources" in axes[0].get_xlabel() and "rmse" in axes[0].get_ylabel()
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert {"promoted", "stopped here", "xgboost", "lightgbm"} <= set(legend)
+    png(fig)
+
+
+def test_rungs_needs_hyperband_results():
+    with pytest.raises(ValueError, match="rung"):
+        plots.rungs(grid_frame())
+
+
+def test_all_figures_detects_hyperband():
+    assert list(plots.all_figures(grid_frame())) == ["score_vs_params", "parallel_coordinates", "best_over_time"]
+    figs = plots.all_figures(hyperband_frame())
+    assert "rungs" in figs
+    for fig in figs.values():
+        png(fig)
+
+
+def test_hyperband_rows_and_ranking():
+    df = hyperband_frame()
+    final = plots.final_rows(df)
+    assert final["trial_id"].is_unique and set(final["trial_id"]) == set(df["trial_id"])
+    top = plots.top_trials(df, 3)
+    # trials that reached the largest budget first, whatever the lower rungs scored
+    assert list(top["n_resources"]) == sorted(top["n_resources"], reverse=True)
+    assert top["n_resources"].iloc[0] == df["n_resources"].max()
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def test_reads_a_location_like_a_dataframe(tmp_path):
+    df = grid_frame()
+    url = store_frame(df, str(tmp_path / "res"))
+    loaded = plots.load_results(url)
+    assert len(loaded) == len(df)
+    assert len(visible_axes(plots.score_vs_params(url))) == len(visible_axes(plots.score_vs_params(df)))
+
+
+def test_reading_keeps_one_row_per_trial_and_rung(tmp_path):
+    df = hyperband_frame()
+    url = store_frame(df, str(tmp_path / "hb"))
+    again = df.head(3).assign(mean_test_score=99.0, finished_at=df["finished_at"].head(3) + pd.Timedelta(hours=1))
+    store_frame(again, url)  # the same trial (one rung) written again later: the first finished wins
+    loaded = plots.load_results(url)
+    assert len(loaded) == len(df)
+    assert loaded["mean_test_score"].max() < 99.0
+    assert plots.is_hyperband(loaded) and not plots.is_hyperband(grid_frame())
+    assert plots.load_results(str(tmp_path / "nothing")).empty
+
+
+# -- errors and options -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("func", [plots.score_vs_params, plots.parallel_coordinates, plots.best_over_time])
+def test_nothing_to_plot(func):
+    failed = grid_frame().assign(status="failed", mean_test_score=None)
+    with pytest.raises(ValueError, match="no successful trial"):
+        func(failed)
+    with pytest.raises(ValueError, match="no successful trial"):
+        func(pd.DataFrame())
+
+
+def test_mixed_metrics_are_refused():
+    df = pd.concat([grid_frame("rmse"), grid_frame("r2").assign(trial_id=lambda d: d["trial_id"] + "-r2")])
+    with pytest.raises(ValueError, match="mix metrics"):
+        plots.score_vs_params(df)
+
+
+def test_draws_into_a_given_figure():
+    fig = Figure()
+    assert plots.best_over_time(grid_frame(), fig=fig) is fig
+    assert tuple(fig.get_size_inches()) == (12.0, 4.4)
+    png(fig)

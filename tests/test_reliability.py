@@ -1,0 +1,208 @@
+"""Whatever dies -- workers (SIGKILL or SIGTERM), the driver -- every trial lands exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import dask
+import pandas as pd
+import pytest
+import yaml
+from distributed import Client, LocalCluster
+
+from tests.conftest import small_config
+from tuner import Search
+from tuner.cli import main
+from tuner.cluster import make_cluster
+from tuner.errors import ResultsError, ResultsLockedError
+
+SLEEP = "benchmarks.sleep_model.SleepRegressor"
+
+
+def sleep_config(tmp_path, n_trials=40, ms=150, **overrides):
+    return small_config(
+        tmp_path,
+        name="chaos",
+        data={"dataset": "synthetic", "n_samples": 60, "n_features": 2},
+        cv={"folds": 2},
+        search={"strategy": "random", "n_trials": n_trials, "seed": 0, "window": 4},
+        models={SLEEP: {"ms": ms, "offset": {"uniform": [-1.0, 1.0]}}},
+        **overrides,
+    )
+
+
+def worker_pids(cluster) -> list[int]:
+    """The worker processes' pids, from their nannies (what a node's kernel would kill)."""
+    return [n.process.pid for n in cluster.workers.values() if n.process is not None and n.process.pid]
+
+
+def wait_for(predicate, timeout=60.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def test_workers_killed_and_terminated_mid_search_lose_nothing(tmp_path):
+    cfg = sleep_config(tmp_path, n_trials=60, ms=250)
+    out = tmp_path / "results" / "chaos"
+    killed: list[tuple[str, int]] = []
+    outcome: dict = {}
+    with LocalCluster(n_workers=3, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+        client.wait_for_workers(3)
+
+        def search():
+            try:
+                outcome["result"] = Search(cfg).run(client, progress=False, refit=False)
+            except BaseException as exc:  # reported by the assertions below
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=search)
+        thread.start()
+
+        def running_until(predicate):
+            assert wait_for(lambda: predicate() or not thread.is_alive(), 90)
+            assert thread.is_alive(), f"the search ended before the chaos: {outcome}"
+
+        def full_strength():
+            return len(cluster.scheduler.workers) == 3 and len(worker_pids(cluster)) == 3
+
+        running_until(lambda: out.exists() and len(list(out.glob("part-*.parquet"))) >= 1)
+        pid = worker_pids(cluster)[0]
+        os.kill(pid, signal.SIGKILL)  # no notice
+        killed.append(("SIGKILL", pid))
+        running_until(full_strength)  # the nanny brings a fresh worker
+        for pid in worker_pids(cluster):  # every worker at once
+            os.kill(pid, signal.SIGKILL)
+            killed.append(("SIGKILL", pid))
+        running_until(full_strength)
+        pid = worker_pids(cluster)[-1]
+        os.kill(pid, signal.SIGTERM)  # a preemption notice: graceful retirement
+        killed.append(("SIGTERM", pid))
+        thread.join(180)
+    assert "error" not in outcome, outcome.get("error")
+    assert len(killed) == 5
+    df = pd.read_parquet(out)
+    assert len(df) == 60 and df["trial_id"].is_unique  # nothing lost, nothing twice
+    assert (df["status"] == "ok").all(), df["error"].dropna().tolist()
+    assert len(outcome["result"].results_) == 60
+
+
+def test_trial_that_kills_its_worker_fails_after_bounded_attempts(tmp_path):
+    cfg = small_config(
+        tmp_path,
+        search={"strategy": "grid", "max_attempts": 2},
+        models={"benchmarks.sleep_model.SleepRegressor": {"ms": [1.0, -1.0]}},  # ms < 0: the fit kills its process
+        data={"dataset": "synthetic", "n_samples": 60, "n_features": 2},
+    )
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+            result = Search(cfg).run(client, progress=False, refit=False)
+    df = result.results_.set_index("param_ms")
+    assert df.loc[1.0, "status"] == "ok"
+    assert df.loc[-1.0, "status"] == "failed"
+    assert "worker died 2 times" in df.loc[-1.0, "error"]
+
+
+def test_driver_killed_twice_then_resumed(cluster, tmp_path):
+    cfg = sleep_config(tmp_path, n_trials=30, ms=60)
+    cfg["search"]["window"] = 1  # a slow, steady search: each kill lands midway
+    cfg["cluster"] = {"kind": "address", "address": cluster.scheduler_address}
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out = tmp_path / "results" / "chaos"
+    counts = []
+    for _ in range(2):
+        before = len(list(out.glob("part-*.parquet"))) if out.exists() else 0
+        proc = subprocess.Popen([sys.executable, "-m", "tuner", "run", str(path), "--quiet"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_for(lambda b=before: proc.poll() is not None or len(list(out.glob("part-*.parquet"))) > b, 120)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        df = pd.read_parquet(out)  # never an unreadable or partial file
+        counts.append(len(df))
+        assert df["trial_id"].is_unique
+    assert 0 < counts[0] <= counts[1] < 30
+    proc = subprocess.run([sys.executable, "-m", "tuner", "run", str(path), "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f"({30 - counts[1]} run now" in proc.stdout
+    df = pd.read_parquet(out)
+    assert len(df) == 30 and df["trial_id"].is_unique and (df["status"] == "ok").all()
+
+
+def test_second_driver_is_refused_while_the_first_is_alive(tmp_path, capsys):
+    cfg = small_config(tmp_path)
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out = tmp_path / "results" / "small"
+    out.mkdir(parents=True)
+    lease = {"run_id": "other-run", "host": socket.gethostname(), "pid": os.getpid(), "heartbeat": time.time()}
+    (out / "_lease.json").write_text(json.dumps(lease))
+    assert main(["run", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "another tuner run is writing" in err and "other-run" in err
+    assert not list(out.glob("part-*"))
+    # another host, heartbeat fresh: refused too; heartbeat stale: taken
+    (out / "_lease.json").write_text(json.dumps({**lease, "host": "elsewhere", "pid": 1}))
+    with pytest.raises(ResultsLockedError):
+        Search(cfg).run(progress=False, refit=False)
+    # a driver that died on this host (pid gone): its lease is stale at once
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / "_lease.json").write_text(json.dumps({**lease, "pid": dead.pid}))
+    assert main(["run", str(path), "--quiet", "--workers", "1"]) == 0
+    assert not (out / "_lease.json").exists()  # released at the end
+
+
+def test_results_of_another_search_are_refused(tmp_path, capsys):
+    cfg = small_config(tmp_path, models={"xgboost": {"max_depth": [2], "n_estimators": [5]}})
+    path = tmp_path / "a.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert main(["run", str(path), "--quiet", "--workers", "1"]) == 0
+    other = {**cfg, "cv": {"folds": 4}}  # same name and location, other CV: another search
+    path.write_text(yaml.safe_dump(other, sort_keys=False))
+    files = sorted(os.listdir(tmp_path / "results" / "small"))
+    assert main(["run", str(path), "--quiet", "--workers", "1"]) == 2
+    assert "belong to a search with other data, CV, metric or seed" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path / "results" / "small")) == files
+    assert main(["run", str(path), "--quiet", "--workers", "1", "--allow-mixed"]) == 0
+
+
+def test_damaged_and_foreign_files_are_reported(tmp_path, capsys):
+    cfg = small_config(tmp_path)
+    path = tmp_path / "search.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out = tmp_path / "results" / "small"
+    out.mkdir(parents=True)
+    (out / "part-20260101T000000-bad.parquet").write_bytes(b"PAR1 this is not parquet")
+    assert main(["run", str(path), "--quiet"]) == 2
+    assert "part-20260101T000000-bad.parquet" in capsys.readouterr().err
+    os.remove(out / "part-20260101T000000-bad.parquet")
+    (out / "notes.csv").write_text("a,b\n")
+    with pytest.raises(ResultsError, match="notes.csv"):
+        Search(cfg).run(progress=False)
+    assert main(["results", str(out)]) == 2
+
+
+def test_adaptive_cluster_from_zero_workers_scales_up_and_down(tmp_path):
+    cfg = sleep_config(tmp_path, n_trials=12, ms=50)
+    cluster = make_cluster({"kind": "local", "adapt": {"minimum": 0, "maximum": 2}, "dashboard": False})
+    try:
+        cluster.adapt(minimum=0, maximum=2, interval="200ms", wait_count=3)
+        with Client(cluster) as client:
+            assert len(cluster.workers) == 0
+            result = Search(cfg).run(client, progress=False, refit=False)
+            assert len(result.results_) == 12 and (result.results_["status"] == "ok").all()
+            assert result.results_["worker"].nunique() >= 1
+            assert wait_for(lambda: len(cluster.scheduler.workers) == 0, timeout=60), "did not scale down"
+    finally:
+        cluster.close()
