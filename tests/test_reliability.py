@@ -125,7 +125,7 @@ def test_driver_killed_twice_then_resumed(cluster, tmp_path):
         before = len(list(out.glob("part-*.parquet"))) if out.exists() else 0
         proc = subprocess.Popen([sys.executable, "-m", "tuner", "run", str(path), "--quiet"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_for(lambda b=before: proc.poll() is not None or len(list(out.glob("part-*.parquet"))) > b, 120)
+        assert wait_for(lambda b=before, p=proc: p.poll() is not None or len(list(out.glob("part-*.parquet"))) > b, 120)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         df = pd.read_parquet(out)  # never an unreadable or partial file
