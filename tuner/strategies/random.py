@@ -18,6 +18,10 @@ class RandomStrategy(Strategy):
     def iter_trials(self) -> Iterator[Trial]:
         return unique(self._draws())
 
+    def total(self) -> int:
+        """At most n_trials per model (repeated draws of a small space are run once)."""
+        return self.search.n_trials * len(self.models)
+
     def _draws(self) -> Iterator[Trial]:
         for m in self.models:
             # One generator per model, seeded by the model's name too: adding a model to the
