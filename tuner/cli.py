@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from importlib import resources
 
@@ -82,15 +83,23 @@ def cmd_results(args: argparse.Namespace) -> int:
     from tuner.results import best_per_model, best_trials, read_results, summary
     from tuner.store import ResultStore
 
+    store = ResultStore(args.url)
+    if store.fs.isdir(store.root) and not any(
+        os.path.basename(p.rstrip("/")).startswith("part-") for p in store.fs.ls(store.root, detail=False)
+    ):
+        # a results root, not a search: name the searches in it
+        found = [
+            os.path.basename(p.rstrip("/"))
+            for p in store.fs.ls(store.root, detail=False)
+            if store.fs.isdir(p) and any(os.path.basename(q).startswith("part-") for q in store.fs.ls(p, detail=False))
+        ]
+        if found:
+            print(f"tuner: {args.url} holds the results of several searches; pick one: "
+                  + ", ".join(f"{args.url.rstrip('/')}/{name}" for name in sorted(found)), file=sys.stderr)
+            return 2
     df = read_results(args.url)
     if df.empty:
-        store = ResultStore(args.url)
-        subdirs = [p for p in (store.fs.ls(store.root, detail=False) if store.fs.exists(store.root) else [])]
-        found = [p for p in subdirs if ResultStore(store.fs.unstrip_protocol(p)).part_files()]
-        if found:
-            print("tuner: no trials directly here; searches found: " + ", ".join(found), file=sys.stderr)
-        else:
-            print(f"tuner: no results at {args.url}", file=sys.stderr)
+        print(f"tuner: no results at {args.url}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(summary(df, args.top), default=_json_default, indent=2))
@@ -105,7 +114,12 @@ def cmd_results(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     search = _load_search(args.config)
     plan = search.plan(with_store=False)
-    print(f"ok: '{search.config.name}' is valid: {plan['total_trials']} trials, {plan['total_fits']} fits")
+    if "brackets" in plan:  # successive halving, Hyperband, ASHA
+        rungs = sum(r["n_configs"] for b in plan["brackets"] for r in b["rungs"])
+        print(f"ok: '{search.config.name}' is valid: {plan['strategy']}, {len(plan['brackets'])} bracket(s), "
+              f"at most {rungs} rung evaluations, {plan['total_resources']} rounds per fold")
+    else:
+        print(f"ok: '{search.config.name}' is valid: {plan['total_trials']} trials, {plan['total_fits']} fits")
     return 0
 
 

@@ -20,9 +20,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
+from pandas.api.types import is_numeric_dtype
 
-from tuner.data import BUILTIN_DATASETS, BUILTIN_TASKS, FILE_SUFFIXES, DataSpec, file_columns, infer_task, read_table
+from tuner.data import (
+    BUILTIN_DATASETS,
+    BUILTIN_ROWS,
+    BUILTIN_TASKS,
+    FILE_SUFFIXES,
+    DataSpec,
+    file_columns,
+    infer_task,
+    read_target,
+)
 from tuner.errors import ConfigError
 from tuner.metrics import DEFAULT_METRIC, METRICS
 from tuner.models import ModelAdapter, get_adapter
@@ -33,6 +44,8 @@ TOP_KEYS = ("name", "data", "task", "cv", "metric", "seed", "search", "models", 
 STRATEGIES = ("grid", "random", "successive_halving", "hyperband", "asha")
 BUDGETED = ("successive_halving", "hyperband", "asha")
 ENGINES = ("tuner", "dask-ml")
+MAX_SEED = 2**32 - 1  #: scikit-learn's random_state (and numpy's legacy seeding) takes no more
+MAX_GRID_RESOLUTION = 10_000  #: points per distribution in a grid: more is an axis of its own
 CLUSTER_KINDS = ("local", "address", "kubernetes")
 
 
@@ -142,10 +155,15 @@ def _section(raw: dict, key: str) -> dict:
     return value
 
 
-def _int(value: Any, key: str, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-        allowed = "an integer" + (f" >= {minimum}" if minimum is not None else "")
-        raise ConfigError(key, value, allowed)
+def _int(value: Any, key: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
+        bounds = ([f">= {minimum}"] if minimum is not None else []) + ([f"<= {maximum}"] if maximum is not None else [])
+        raise ConfigError(key, value, " and ".join(["an integer " + bounds[0], *bounds[1:]]) if bounds else "an integer")
     return value
 
 
@@ -186,7 +204,7 @@ def _data(raw: dict, base_dir: Path | None) -> DataSpec:
     sample = None if data.get("sample") is None else _int(data["sample"], "data.sample", 10)
     kwargs = {
         "sample": sample,
-        "seed": _int(data.get("seed", 0), "data.seed", 0),
+        "seed": _int(data.get("seed", 0), "data.seed", 0, MAX_SEED),
         "n_samples": _int(data.get("n_samples", 2000), "data.n_samples", 20),
         "n_features": _int(data.get("n_features", 10), "data.n_features", 1),
         "n_classes": _int(data.get("n_classes", 2), "data.n_classes", 2),
@@ -219,17 +237,39 @@ def _data(raw: dict, base_dir: Path | None) -> DataSpec:
     return DataSpec(path=path, target=target, **kwargs)
 
 
-def _task(raw: dict, data: DataSpec) -> str:
-    if raw.get("task") is not None:
-        return _choice(raw["task"], ("regression", "classification"), "task")
-    if data.dataset in BUILTIN_TASKS:
-        return BUILTIN_TASKS[data.dataset]
-    if data.dataset == "synthetic":
-        return "regression"
-    y = read_table(data.path, columns=[data.target])[data.target]
+def _target(data: DataSpec):
+    """A data file's target column, read to the end: no missing values, no infinities."""
+    try:
+        y = read_target(data.path, data.target)
+    except Exception as exc:  # the header was readable, a row further down is not
+        raise ConfigError("data.path", data.path, "a readable Parquet or CSV file", f"{type(exc).__name__}: {exc}") from None
     if y.isna().any():
         raise ConfigError("data.target", data.target, "a column without missing values")
-    return infer_task(y.to_numpy())
+    if is_numeric_dtype(y) and not np.isfinite(y.to_numpy(dtype=np.float64)).all():
+        raise ConfigError("data.target", data.target, "a column of finite values (no infinity)")
+    return y
+
+
+def _task(raw: dict, data: DataSpec, folds: int) -> str:
+    """The task (given, or inferred from the target), once the data can be split into ``folds``."""
+    task = None if raw.get("task") is None else _choice(raw["task"], ("regression", "classification"), "task")
+    if data.path is None:
+        task = task or BUILTIN_TASKS.get(data.dataset, "regression")
+        rows = data.n_samples if data.dataset == "synthetic" else BUILTIN_ROWS[data.dataset]
+    else:
+        y = _target(data)
+        rows = len(y)
+        if rows == 0:
+            raise ConfigError("data.path", data.path, "a file with rows of data", "it has a header only")
+        task = task or infer_task(y.to_numpy())
+        if task == "regression" and not is_numeric_dtype(y):
+            raise ConfigError("data.target", data.target, "a numeric column for task 'regression'", f"it holds {y.dtype}")
+        if task == "classification" and y.nunique() < 2:
+            raise ConfigError("data.target", data.target, "a column with at least two classes for classification")
+    rows = rows if data.sample is None else min(rows, data.sample)
+    if rows < folds:
+        raise ConfigError("cv.folds", folds, f"at most the number of rows of the data ({rows})")
+    return task
 
 
 def _cv(raw: dict) -> CVConfig:
@@ -238,7 +278,7 @@ def _cv(raw: dict) -> CVConfig:
     return CVConfig(
         folds=_int(cv.get("folds", 3), "cv.folds", 2),
         shuffle=_bool(cv.get("shuffle", False), "cv.shuffle"),
-        seed=_int(cv.get("seed", 0), "cv.seed", 0),
+        seed=_int(cv.get("seed", 0), "cv.seed", 0, MAX_SEED),
     )
 
 
@@ -282,7 +322,7 @@ def _search(raw: dict) -> SearchConfig:
         n_trials=n_trials,
         seed=_int(s.get("seed", 0), "search.seed", 0),
         engine=_choice(s.get("engine", "tuner"), ENGINES, "search.engine"),
-        grid_resolution=_int(s.get("grid_resolution", 3), "search.grid_resolution", 2),
+        grid_resolution=_int(s.get("grid_resolution", 3), "search.grid_resolution", 2, MAX_GRID_RESOLUTION),
         window=None if window is None else _int(window, "search.window", 1),
         max_attempts=_int(s.get("max_attempts", 3), "search.max_attempts", 1),
     )
@@ -314,7 +354,12 @@ def _models(raw: dict, task: str) -> tuple[ModelConfig, ...]:
     out = []
     for name, spec in models.items():
         key = f"models.{name}"
-        adapter = get_adapter(str(name), key)
+        if not all(part.isidentifier() for part in str(name).split(".")):
+            raise ConfigError(key, name, "xgboost, lightgbm, catboost, or the dotted path of an estimator class")
+        try:
+            adapter = get_adapter(str(name), key)
+        except TypeError as exc:  # a class that cannot be built without arguments, e.g. a Pipeline
+            raise ConfigError(key, name, "an estimator class whose parameters all have defaults", str(exc)) from None
         space = ParamSpace.from_config(spec, key)
         if isinstance(adapter, SklearnAdapter):
             adapter.check_task(task, key)
@@ -371,11 +416,16 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
             if not path.is_file():
                 raise ConfigError("config", text, "an existing YAML file", "no such file")
             base_dir = path.resolve().parent
-            text = path.read_text()
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError("config", str(source), "a readable UTF-8 YAML file", f"{type(exc).__name__}: {exc}") from None
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError("config", str(source), "valid YAML", str(exc).replace("\n", " ")) from None
+        except RecursionError:
+            raise ConfigError("config", str(source)[:80], "valid YAML", "nested too deeply") from None
     if not isinstance(raw, dict):
         raise ConfigError("config", raw, "a mapping at the top level")
     _check_keys(raw, TOP_KEYS, "")
@@ -383,13 +433,13 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
     if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_." for ch in name):
         raise ConfigError("name", name, "a non-empty name of letters, digits, '-', '_' or '.'")
     data = _data(raw, base_dir)
-    task = _task(raw, data)
+    cv = _cv(raw)
+    task = _task(raw, data, cv.folds)
     metric = raw.get("metric", DEFAULT_METRIC[task])
     _choice(metric, tuple(METRICS), "metric")
     if METRICS[metric].task != task:
         allowed = [m for m, v in METRICS.items() if v.task == task]
         raise ConfigError("metric", metric, f"a {task} metric: " + ", ".join(allowed))
-    cv = _cv(raw)
     search = _search(raw)
     models = _models(raw, task)
     if search.budgeted:
@@ -401,7 +451,7 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
         task=task,
         cv=cv,
         metric=metric,
-        seed=_int(raw.get("seed", 0), "seed", 0),
+        seed=_int(raw.get("seed", 0), "seed", 0, MAX_SEED),
         search=search,
         models=models,
         cluster=_cluster(raw),

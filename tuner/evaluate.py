@@ -9,6 +9,7 @@ configured shuffle and seed, and scoring uses scikit-learn's scorers, so each tr
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -177,7 +178,11 @@ def evaluate_trial(problem: Problem, trial: Trial) -> dict:
         if trial.resource is not None:
             record["n_resources"] = int(trial.params[trial.resource])
             if trial.checkpoints is not None:
-                _save_checkpoint(trial.checkpoint_path(record["n_resources"]), models)
+                try:
+                    _save_checkpoint(trial.checkpoint_path(record["n_resources"]), models)
+                except Exception:  # unwritable: the next rung trains from scratch, same score
+                    logging.getLogger(__name__).warning("could not write checkpoint %s", trial.checkpoint_path(
+                        record["n_resources"]), exc_info=True)
                 if trial.continue_from is not None:
                     _remove(trial.checkpoint_path(trial.continue_from))
         else:

@@ -27,6 +27,10 @@ import numpy as np
 from tuner.errors import ConfigError
 
 DISTRIBUTIONS = ("uniform", "loguniform", "randint", "choice")
+#: parameters for which NaN or infinity is a meaningful value (XGBoost's marker of missing values)
+NON_FINITE_PARAMS = ("missing",)
+MAX_RANDINT = 2**53  #: randint bounds stay exact as floats (grid values are spaced in floats)
+MAX_BOUND = 1e300  #: larger bounds overflow in numpy's spacing and sampling
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _check_values(values: list, key: str, name: str, given: Any) -> None:
+    """NaN and infinity are no parameter values, except where a library gives them a meaning;
+    integers fit in 64 bits (the results' ``param_<name>`` columns are int64)."""
+    if any(isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63 for v in values):
+        raise ConfigError(key, given, "integers between -2**63 and 2**63 - 1")
+    if name in NON_FINITE_PARAMS:
+        return
+    if any(_is_number(v) and not _is_finite(v) for v in values):
+        raise ConfigError(key, given, "finite numbers (NaN or infinity is no value for this parameter)")
+
+
 def _parse_distribution(spec: dict, key: str) -> Distribution:
     if len(spec) != 1 or next(iter(spec)) not in DISTRIBUTIONS:
         raise ConfigError(
@@ -93,6 +115,8 @@ def _parse_distribution(spec: dict, key: str) -> Distribution:
         return Distribution(kind, tuple(args))
     if not (isinstance(args, list) and len(args) == 2 and all(_is_number(a) for a in args)):
         raise ConfigError(f"{key}.{kind}", args, "a list [low, high] of two numbers")
+    if not all(_is_finite(a) and abs(a) <= MAX_BOUND for a in args):
+        raise ConfigError(f"{key}.{kind}", args, "finite bounds [low, high] (no NaN or infinity), at most 1e300 in size")
     low, high = args
     if not low < high:
         raise ConfigError(f"{key}.{kind}", args, "low < high")
@@ -100,6 +124,10 @@ def _parse_distribution(spec: dict, key: str) -> Distribution:
         raise ConfigError(f"{key}.{kind}", args, "0 < low < high (a log scale needs positive bounds)")
     if kind == "randint" and not all(isinstance(a, int) for a in args):
         raise ConfigError(f"{key}.{kind}", args, "integers [low, high) with low < high")
+    if kind == "randint" and not -MAX_RANDINT <= low < high <= MAX_RANDINT:
+        raise ConfigError(f"{key}.{kind}", args, "integers [low, high) between -2**53 and 2**53")
+    if kind != "randint":  # numpy spaces and samples floats; a bound such as 2**64 is no int64
+        low, high = float(low), float(high)
     return Distribution(kind, (low, high))
 
 
@@ -122,14 +150,18 @@ class ParamSpace:
                 raise ConfigError(pkey, name, "a parameter name (a Python identifier)")
             if isinstance(value, dict):
                 params[name] = _parse_distribution(value, pkey)
+                if params[name].kind == "choice":
+                    _check_values(list(params[name].args), f"{pkey}.choice", name, value["choice"])
             elif isinstance(value, list):
                 if not value:
                     raise ConfigError(pkey, value, "a non-empty list of values")
                 for v in value:
                     if isinstance(v, (dict, list)):
                         raise ConfigError(pkey, value, "a list of scalar values (numbers, strings, booleans, null)")
+                _check_values(value, pkey, name, value)
                 params[name] = list(value)
             else:
+                _check_values([value], pkey, name, value)
                 params[name] = [value]
         return cls(dict(sorted(params.items())))
 

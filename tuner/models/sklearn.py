@@ -54,6 +54,9 @@ class SklearnAdapter(ModelAdapter):
             raise ConfigError(key, self.name, "a classifier for task 'classification'")
         if task == "regression" and is_classifier(est):
             raise ConfigError(key, self.name, "a regressor for task 'regression'")
+        if not (is_classifier(est) or is_regressor(est)):
+            raise ConfigError(key, self.name, f"a {'classifier' if task == 'classification' else 'regressor'} "
+                              "(a transformer or clustering estimator has no score to tune)")
 
     def fixed_params(self, cls: type, n_threads: int, seed: int) -> dict:
         fixed = {}
