@@ -31,6 +31,7 @@ class SearchProgress:
         self._live = enabled and (self.console.is_terminal or self.console.is_jupyter)
         self._progress: Progress | None = None
         self._last_line = 0.0
+        self._printed = -1
         self._start = time.monotonic()
 
     def __enter__(self) -> SearchProgress:
@@ -54,7 +55,7 @@ class SearchProgress:
         if self._progress is not None:
             self._progress.refresh()  # Jupyter does not redraw on stop: show the final count
             self._progress.stop()
-        elif self.enabled:
+        elif self.enabled and self._printed != self.done:
             self._print_line()
 
     def _best_text(self) -> str:
@@ -70,6 +71,7 @@ class SearchProgress:
             flush=True,
         )
         self._last_line = time.monotonic()
+        self._printed = self.done
 
     def update(self, record: dict) -> None:
         self.done += 1
