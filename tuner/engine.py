@@ -191,9 +191,15 @@ class Engine:
                 groups.setdefault(key if key is not None else t.trial_id, []).append(t)
             return list(groups.values())
 
+        held: list[Trial] = []  # a group that the next ask may complete (same fit, more rounds)
+
         def fill():
+            nonlocal held
             while len(in_flight) < self.window:
-                trials = strategy.ask((self.window - len(in_flight)) * self.batch_size)
+                want = (self.window - len(in_flight)) * self.batch_size
+                asked = strategy.ask(want)
+                exhausted = len(asked) < want
+                trials, held = held + asked, []
                 if not trials:
                     return
                 fresh = []
@@ -207,6 +213,9 @@ class Engine:
                     else:
                         fresh.append(t)
                 units = units_of(fresh)
+                if not exhausted and units and share_key(units[-1][0]) is not None:
+                    # the strategy may have more rounds of the last group: never split a shared fit
+                    held = units.pop()
                 for i in range(0, len(units), self.batch_size):
                     chunk = units[i : i + self.batch_size]
                     submit([t for unit in chunk for t in unit], units=len(chunk))
