@@ -159,3 +159,18 @@ def test_classification_all_libraries(client, tmp_path, task, metric, dataset):
     assert (df["status"] == "ok").all(), df["error"].tolist()
     assert set(df["n_resources"]) == {10}
     assert df["mean_test_score"].between(0, 1 if metric != "logloss" else 5).all()
+
+
+@pytest.mark.parametrize("window", [1, 2, 3])
+def test_round_groups_are_never_split_across_tasks(client, tmp_path, window):
+    cfg = small_config(
+        tmp_path,
+        search={"strategy": "grid", "window": window},
+        models={"xgboost": {"max_depth": [2, 3, 4], "learning_rate": [0.1, 0.3], "n_estimators": [5, 10, 15]}},
+    )
+    df = Search(cfg).run(client, progress=False, refit=False).results_
+    assert len(df) == 18
+    groups = df.groupby(["param_max_depth", "param_learning_rate"])
+    assert groups.ngroups == 6
+    # trials of one shared fit start and finish together: one fit per fold for the whole group
+    assert (groups["started_at"].nunique() == 1).all() and (groups["finished_at"].nunique() == 1).all()
