@@ -166,11 +166,15 @@ def test_round_groups_are_never_split_across_tasks(client, tmp_path, window):
     cfg = small_config(
         tmp_path,
         search={"strategy": "grid", "window": window},
-        models={"xgboost": {"max_depth": [2, 3, 4], "learning_rate": [0.1, 0.3], "n_estimators": [5, 10, 15]}},
+        models={
+            "xgboost": {"max_depth": [2, 3, 4], "learning_rate": [0.1, 0.3], "n_estimators": [5, 10, 15]},
+            # num_leaves sorts after n_estimators: the grid still enumerates the rounds fastest
+            "lightgbm": {"num_leaves": [4, 8, 16], "learning_rate": [0.1, 0.3], "n_estimators": [5, 10, 15]},
+        },
     )
     df = Search(cfg).run(client, progress=False, refit=False).results_
-    assert len(df) == 18
-    groups = df.groupby(["param_max_depth", "param_learning_rate"])
-    assert groups.ngroups == 6
+    assert len(df) == 36
+    groups = df.groupby(["model", "param_max_depth", "param_num_leaves", "param_learning_rate"], dropna=False)
+    assert groups.ngroups == 12
     # trials of one shared fit start and finish together: one fit per fold for the whole group
     assert (groups["started_at"].nunique() == 1).all() and (groups["finished_at"].nunique() == 1).all()

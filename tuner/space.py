@@ -169,14 +169,19 @@ class ParamSpace:
     def has_distributions(self) -> bool:
         return any(isinstance(v, Distribution) for v in self.params.values())
 
-    def grid(self, resolution: int = 3) -> Iterator[dict]:
-        """Every point of the grid; distributions contribute ``resolution`` evenly spaced values."""
-        names = list(self.params)
+    def grid(self, resolution: int = 3, last: str | None = None) -> Iterator[dict]:
+        """Every point of the grid; distributions contribute ``resolution`` evenly spaced values.
+
+        ``last`` names the parameter that varies fastest (the rounds, so that points sharing one
+        fit come one after another). Points are dicts with sorted keys either way.
+        """
+        names = sorted(self.params, key=lambda n: (n == last, n))
         axes = [
-            v.grid_values(resolution) if isinstance(v, Distribution) else v for v in self.params.values()
+            self.params[n].grid_values(resolution) if isinstance(self.params[n], Distribution) else self.params[n]
+            for n in names
         ]
         for combo in itertools.product(*axes):
-            yield dict(zip(names, combo, strict=True))
+            yield dict(sorted(zip(names, combo, strict=True)))
 
     def grid_size(self, resolution: int = 3) -> int:
         return math.prod(

@@ -11,7 +11,10 @@ from tuner.trial import Trial
 class GridStrategy(Strategy):
     def iter_trials(self) -> Iterator[Trial]:
         return unique(
-            self.make_trial(m.name, params) for m in self.models for params in m.space.grid(self.search.grid_resolution)
+            self.make_trial(m.name, params)
+            for m in self.models
+            # rounds vary fastest: the points that share one fit come together
+            for params in m.space.grid(self.search.grid_resolution, last=m.adapter.rounds_param)
         )
 
     def total(self) -> int:
