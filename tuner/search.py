@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -232,8 +233,9 @@ class Search:
 
     def _run(self, client, run_id, store, previous, lease, progress, refit, retry_failed) -> SearchResult:
         c = self.config
-        check_versions(client, models=[m.name for m in c.models])  # client and workers must agree
-        client.register_plugin(GracefulShutdown())
+        _resilient(lambda: check_versions(client, models=[m.name for m in c.models]), "version check")
+        # on the scheduler too, so that workers joining later get it
+        _resilient(lambda: client.register_plugin(GracefulShutdown()), "graceful-shutdown plugin")
         link = dashboard_link(client)
         if progress:
             print(f"tuner: search '{c.name}' -> {c.results_url}", flush=True)
@@ -293,6 +295,21 @@ class Search:
             fs.rm(path, recursive=True)
         except (FileNotFoundError, OSError):
             pass
+
+
+def _resilient(call, what: str, attempts: int = 3) -> None:
+    """A broadcast to the workers fails when one of them dies meanwhile (a spot node going away):
+    try again; should it keep failing, go on without it rather than lose the search."""
+    from distributed.comm.core import CommClosedError
+
+    for attempt in range(attempts):
+        try:
+            call()
+            return
+        except (CommClosedError, OSError) as exc:
+            if attempt == attempts - 1:
+                logger.warning("%s skipped: a worker went away during it (%s)", what, exc)
+            time.sleep(0.5)
 
 
 def run(config: str | os.PathLike | dict | Config, client: Client | None = None, **kwargs) -> SearchResult:
