@@ -37,7 +37,8 @@ def config(results: str, trials: int, ms: float) -> dict:
 
 
 def pids(cluster) -> list[int]:
-    return [n.process.pid for n in cluster.workers.values() if n.process is not None and n.process.pid]
+    """Workers that have started and joined the scheduler (a node is not lost while it boots)."""
+    return [ws.pid for ws in list(cluster.scheduler.workers.values()) if ws.pid]
 
 
 def run(trials: int, ms: float, workers: int, every: float | None, seed: int = 0) -> dict:
@@ -99,7 +100,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=200)
     ap.add_argument("--ms", type=float, default=100.0, help="sleep per fold (2 folds per trial)")
     ap.add_argument("--workers", type=int, default=3)
-    ap.add_argument("--every", type=float, default=3.0, help="seconds between kills")
+    ap.add_argument("--every", type=float, default=5.0, help="seconds between kills")
     args = ap.parse_args()
     calm = run(args.trials, args.ms, args.workers, None)
     print("calm", calm, flush=True)
