@@ -215,7 +215,9 @@ def test_invalid_budget_configs(tmp_path, search, models, key):
 
 def test_killed_search_resumes_without_repeating_a_finished_rung(cluster, client, tmp_path):
     cfg = budget_config(tmp_path, "hyperband", window=1)  # one trial at a time: the kill lands midway
-    cfg["data"] = {"dataset": "california_housing", "sample": 3000}
+    # fits of a known length (3 folds x 60 ms a rung evaluation), so the search outlasts the first flush
+    cfg["models"] = {"benchmarks.sleep_model.SleepRegressor": {"ms": 60, "offset": {"uniform": [-3.0, 3.0]}}}
+    cfg["data"] = {"dataset": "synthetic", "n_samples": 60, "n_features": 2}
     cfg["cluster"] = {"kind": "address", "address": cluster.scheduler_address}
     path = tmp_path / "hb.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
