@@ -25,6 +25,7 @@ from distributed import Client, as_completed
 from distributed.scheduler import KilledWorker
 
 from tuner.evaluate import Problem, evaluate_batch
+from tuner.models import get_adapter
 from tuner.store import ResultStore
 from tuner.trial import Trial, TrialStatus
 
@@ -192,33 +193,44 @@ class Engine:
             return list(groups.values())
 
         held: list[Trial] = []  # a group that the next ask may complete (same fit, more rounds)
+        queue: list[list[Trial]] = []  # complete units not submitted yet
+        adaptive = getattr(strategy, "adaptive", True)
+
+        def unit_cost(unit: list[Trial]) -> float:
+            return max(get_adapter(t.model).cost(t.params) for t in unit)
 
         def fill():
-            nonlocal held
+            nonlocal held, queue
             while len(in_flight) < self.window:
-                want = (self.window - len(in_flight)) * self.batch_size
-                asked = strategy.ask(want)
-                exhausted = len(asked) < want
-                trials, held = held + asked, []
-                if not trials:
-                    return
-                fresh = []
-                for t in trials:
-                    self.stats.trial_ids.add(t.trial_id)
-                    if t.trial_id in finished:
-                        record = finished[t.trial_id]
-                        strategy.tell([record])
-                        if self.on_reused is not None:
-                            self.on_reused(record)
-                    else:
-                        fresh.append(t)
-                units = units_of(fresh)
-                if not exhausted and units and share_key(units[-1][0]) is not None:
-                    # the strategy may have more rounds of the last group: never split a shared fit
-                    held = units.pop()
-                for i in range(0, len(units), self.batch_size):
-                    chunk = units[i : i + self.batch_size]
-                    submit([t for unit in chunk for t in unit], units=len(chunk))
+                if not queue:
+                    want = (self.window - len(in_flight)) * self.batch_size
+                    if not adaptive:
+                        want *= 4  # look ahead, so that the costliest fits can start first
+                    asked = strategy.ask(want)
+                    exhausted = len(asked) < want
+                    trials, held = held + asked, []
+                    if not trials:
+                        return
+                    fresh = []
+                    for t in trials:
+                        self.stats.trial_ids.add(t.trial_id)
+                        if t.trial_id in finished:
+                            record = finished[t.trial_id]
+                            strategy.tell([record])
+                            if self.on_reused is not None:
+                                self.on_reused(record)
+                        else:
+                            fresh.append(t)
+                    queue = units_of(fresh)
+                    if not exhausted and queue and share_key(queue[-1][0]) is not None:
+                        # the strategy may have more rounds of the last group: never split a shared fit
+                        held = queue.pop()
+                    if not adaptive:
+                        # longest first (LPT), so that no worker idles at the end on a big fit
+                        queue.sort(key=unit_cost, reverse=True)
+                    continue
+                chunk, queue = queue[: self.batch_size], queue[self.batch_size :]
+                submit([t for unit in chunk for t in unit], units=len(chunk))
 
         try:
             fill()

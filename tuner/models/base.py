@@ -85,6 +85,17 @@ class ModelAdapter:
         """
         return None
 
+    def cost(self, params: dict) -> float:
+        """A rough relative cost of fitting ``params``, only to start the biggest fits first:
+        rounds times tree size (leaves or depth), where the parameters say."""
+        rounds = params.get(self.rounds_param) if self.rounds_param else None
+        size = next(
+            (params[k] for k in ("num_leaves", "max_leaf_nodes", "max_depth", "depth")
+             if isinstance(params.get(k), (int, float)) and not isinstance(params.get(k), bool)),
+            1,
+        )
+        return float(rounds if isinstance(rounds, (int, float)) else 100) * max(float(size), 1.0)
+
     def can_share_rounds(self, params: dict) -> bool:
         """Whether trials differing only in rounds can be scored from one fit at the largest count."""
         return False

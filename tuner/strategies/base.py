@@ -23,6 +23,9 @@ from tuner.trial import Trial
 class Strategy:
     """Base class. Subclasses implement :meth:`trials` (non-adaptive) or :meth:`ask`/:meth:`tell`."""
 
+    #: whether what is asked next depends on results (then the engine runs trials in asked order)
+    adaptive = False
+
     def __init__(self, models, search, make_trial: Callable[..., Trial], greater_is_better: bool = False):
         self.models = models
         self.search = search

@@ -111,6 +111,8 @@ def asha_promotion(
 class _Budgeted(Strategy):
     """Shared by the three: configuration sampling and rung trials."""
 
+    adaptive = True
+
     def __init__(self, models, search, make_trial, greater_is_better=False, resources: dict[str, str] | None = None):
         super().__init__(models, search, make_trial, greater_is_better)
         self.resources = resources or {}  # model name -> its budget parameter
