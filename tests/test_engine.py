@@ -178,3 +178,25 @@ def test_round_groups_are_never_split_across_tasks(client, tmp_path, window):
     assert groups.ngroups == 12
     # trials of one shared fit start and finish together: one fit per fold for the whole group
     assert (groups["started_at"].nunique() == 1).all() and (groups["finished_at"].nunique() == 1).all()
+
+
+def test_costliest_fits_start_first(client, tmp_path, monkeypatch):
+    from tuner.engine import Engine
+
+    submitted = []
+    original = Engine._submit
+
+    def record(self, batch, attempt):
+        submitted.extend(t.params for t in batch)
+        return original(self, batch, attempt)
+
+    monkeypatch.setattr(Engine, "_submit", record)
+    cfg = small_config(
+        tmp_path,
+        search={"strategy": "grid", "window": 4},
+        models={"lightgbm": {"num_leaves": [4, 16, 64], "learning_rate": [0.1, 0.3], "n_estimators": [5, 10]}},
+    )
+    Search(cfg).run(client, progress=False, refit=False)
+    leaves = [p["num_leaves"] for p in submitted]
+    assert len(leaves) == 12  # every trial submitted once
+    assert leaves == sorted(leaves, reverse=True)  # longest processing time first
