@@ -49,13 +49,13 @@ Example
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tuner.config import _check_keys, _choice
 from tuner.errors import ConfigError, TunerError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -253,21 +253,6 @@ class KubernetesSpec:
 
 
 # -- validation helpers -----------------------------------------------------------------------
-
-
-def _check_keys(section: Mapping, allowed: tuple[str, ...], prefix: str) -> None:
-    for key in section:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else None
-            raise ConfigError(f"{prefix}{key}", key, "one of " + ", ".join(allowed), hint)
-
-
-def _choice(value: Any, allowed: tuple[str, ...], key: str) -> str:
-    if value not in allowed:
-        close = difflib.get_close_matches(str(value), allowed, n=1)
-        raise ConfigError(key, value, "one of " + ", ".join(allowed), f"did you mean '{close[0]}'?" if close else None)
-    return value
 
 
 def _mapping(value: Any, key: str) -> Mapping:
