@@ -142,27 +142,17 @@ class Engine:
         self.batch_size = int(max(1, min(wanted, 1000, remaining // (2 * self._slots()))))
 
     def _failed_records(self, batch: list[Trial], error: str) -> list[dict]:
-        from tuner.evaluate import _now
-        from tuner.trial import canonical_params
+        """Records for trials whose task could not run at all (no worker ran them to the end)."""
+        from tuner.evaluate import _base_record, _now
 
         now = _now()
-        records = [
-            {
-                "trial_id": t.trial_id,
-                "model": t.model,
-                "params": canonical_params(t.params),
-                **{f"param_{k}": v for k, v in t.params.items()},
-                "metric": self.problem.metric,
-                "status": TrialStatus.FAILED.value,
-                "error": error,
-                "started_at": now,
-                "finished_at": now,
-            }
-            for t in batch
-        ]
-        if batch and batch[0].resource is not None:
-            for r, t in zip(records, batch, strict=True):
-                r.update(config_id=t.config_id, bracket=t.bracket, rung=t.rung, n_resources=t.params[t.resource])
+        records = []
+        for t in batch:
+            r = _base_record(self.problem, t, now)
+            r.update(status=TrialStatus.FAILED.value, error=error, worker=None, finished_at=now)
+            if t.resource is not None:
+                r["n_resources"] = t.params[t.resource]
+            records.append(r)
         return records
 
     def run(self, strategy, finished: dict[str, dict] | None = None) -> None:

@@ -140,8 +140,6 @@ def _remove(path: str) -> None:
 def evaluate_trial(problem: Problem, trial: Trial) -> dict:
     """Cross-validate one trial. Never raises for a failing trial: it is recorded as failed."""
     record = _base_record(problem, trial, _now())
-    if trial.resource is not None:
-        record.update(config_id=trial.config_id, bracket=trial.bracket, rung=trial.rung, continued=False)
     fit_time = score_time = 0.0
     scores: list[float] = []
     try:
@@ -232,6 +230,11 @@ def _base_record(problem: Problem, trial: Trial, started: datetime) -> dict:
         "error": None,
         "worker": _worker_name(),
         "started_at": started,
+        **(
+            {"config_id": trial.config_id, "bracket": trial.bracket, "rung": trial.rung, "continued": False}
+            if trial.resource is not None
+            else {}
+        ),
     }
 
 
