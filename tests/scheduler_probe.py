@@ -12,6 +12,7 @@ class TaskProbe(SchedulerPlugin):
 
     def __init__(self):
         self.created = 0
+        self.units: set = set()  # first trial id of each task's trials: one per unit of work
         self.max_live = 0
         self.live: set = set()
 
@@ -20,6 +21,7 @@ class TaskProbe(SchedulerPlugin):
             return
         if start == "released" and finish in ("waiting", "no-worker", "queued", "processing"):
             self.created += 1
+            self.units.add(str(key)[len(TASK_PREFIX) + 1 :].split("-")[0])
         # in flight: submitted and not finished (results held for the client are not in flight)
         if finish in ("waiting", "no-worker", "queued", "processing"):
             self.live.add(key)
@@ -38,7 +40,7 @@ def install(client) -> None:
 def read(client) -> dict:
     def get(dask_scheduler):
         p = dask_scheduler.plugins[TaskProbe.name]
-        return {"created": p.created, "max_live": p.max_live}
+        return {"created": p.created, "units": len(p.units), "max_live": p.max_live}
 
     return client.run_on_scheduler(get)
 
@@ -46,6 +48,6 @@ def read(client) -> dict:
 def reset(client) -> None:
     def do(dask_scheduler):
         p = dask_scheduler.plugins[TaskProbe.name]
-        p.created, p.max_live, p.live = 0, 0, set()
+        p.created, p.units, p.max_live, p.live = 0, set(), 0, set()
 
     client.run_on_scheduler(do)

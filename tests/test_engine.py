@@ -63,8 +63,10 @@ def test_results_columns_and_resume_dispatches_nothing(client, tmp_path):
     cfg = small_config(tmp_path)
     first = Search(cfg).run(client, progress=False, refit=False)
     assert first.dispatched == 6
-    # xgboost's n_estimators 10 and 20 share one fit per max_depth: 2 + 2 tasks, not 6
-    assert scheduler_probe.read(client)["created"] == 4
+    # xgboost's n_estimators 10 and 20 share one fit per max_depth: 2 + 2 units of work, not 6,
+    # each one task or (while trial times are unknown) one task per fold
+    stats = scheduler_probe.read(client)
+    assert stats["units"] == 4 and 4 <= stats["created"] <= 4 * 3
 
     df = pd.read_parquet(tmp_path / "results" / "small")
     assert len(df) == 6 and df["trial_id"].is_unique
@@ -186,9 +188,10 @@ def test_costliest_fits_start_first(client, tmp_path, monkeypatch):
     submitted = []
     original = Engine._submit
 
-    def record(self, batch, attempt):
-        submitted.extend(t.params for t in batch)
-        return original(self, batch, attempt)
+    def record(self, batch, attempt, fold=None):
+        if not fold:  # a unit's first (or only) task
+            submitted.extend(t.params for t in batch)
+        return original(self, batch, attempt, fold)
 
     monkeypatch.setattr(Engine, "_submit", record)
     cfg = small_config(
@@ -200,3 +203,31 @@ def test_costliest_fits_start_first(client, tmp_path, monkeypatch):
     leaves = [p["num_leaves"] for p in submitted]
     assert len(leaves) == 12  # every trial submitted once
     assert leaves == sorted(leaves, reverse=True)  # longest processing time first
+
+
+@pytest.mark.parametrize("target", [0.0, 1e9], ids=["one-task-per-fold", "whole-units"])
+def test_fold_tasks_give_the_records_of_whole_units(client, tmp_path, target):
+    """Long units of work go out as one task per CV fold; the records combined on the driver are
+    those of the unit evaluated in one piece (same scores, same columns, every trial once)."""
+    from tuner.engine import Engine
+    from tuner.evaluate import evaluate_batch
+
+    scheduler_probe.install(client)
+    cfg = small_config(tmp_path)
+    search = Search(cfg)
+    engine = Engine(client, search.problem, search.store(), search.schema(), "run-1", target_task_seconds=target)
+    engine.run(search.strategy())
+    engine.flush()
+    stats = scheduler_probe.read(client)
+    assert stats["units"] == 4  # 2 shared xgboost fits + 2 HistGradientBoosting trials
+    if target == 0.0:
+        assert stats["created"] == 4 * 3  # one task per fold, every unit
+    df = pd.read_parquet(tmp_path / "results" / "small")
+    assert len(df) == 6 and df["trial_id"].is_unique and (df["status"] == "ok").all()
+    whole = {r["trial_id"]: r for r in evaluate_batch(search.problem, list(search.strategy().trials()))}
+    for _, row in df.iterrows():
+        expected = whole[row["trial_id"]]
+        for key in ("mean_test_score", "std_test_score", "split0_test_score", "split1_test_score",
+                    "split2_test_score", "n_resources"):
+            assert row[key] == expected[key], key
+    assert (df["finished_at"] >= df["started_at"]).all() and (df["fit_time"] > 0).all()

@@ -7,6 +7,10 @@
   to the same task, where one fit serves them all. Batches are sized from measured trial times
   so that a task lasts about ``target_task_seconds`` (tiny trials: per-task overhead stays small),
   but never so large that workers starve at the end of a search.
+* A unit of work that takes longer than that (a large fit, or a fit shared by many round counts)
+  is split into one task per CV fold (:func:`tuner.evaluate.evaluate_fold`), so that a grid of a
+  few big fits still keeps every core of a large cluster busy; the driver combines the folds
+  into the trials' records.
 * Records are flushed to the store at least every ``flush_seconds``, and always at the end or on
   an error, as one atomic part file per flush.
 * A trial that raises is recorded as failed by the worker. A task whose worker died is resubmitted;
@@ -24,7 +28,7 @@ import pyarrow as pa
 from distributed import Client, as_completed
 from distributed.scheduler import KilledWorker
 
-from tuner.evaluate import Problem, evaluate_batch
+from tuner.evaluate import Problem, combine_folds, evaluate_batch, evaluate_fold
 from tuner.models import get_adapter
 from tuner.store import ResultStore
 from tuner.trial import Trial, TrialStatus
@@ -113,11 +117,26 @@ class Engine:
         self._last_flush = time.monotonic()
 
     # -- dispatch ----------------------------------------------------------------------------
-    def _submit(self, batch: list[Trial], attempt: int):
-        key = f"{TASK_PREFIX}-{batch[0].trial_id}-{attempt}"
+    def _submit(self, batch: list[Trial], attempt: int, fold: int | None = None):
         self.stats.submitted_tasks += 1
-        self.stats.submitted_trials += len(batch) if attempt == 0 else 0
-        return self.client.submit(evaluate_batch, self.problem, batch, key=key, pure=False, retries=0)
+        self.stats.submitted_trials += len(batch) if attempt == 0 and not fold else 0
+        if fold is None:
+            key = f"{TASK_PREFIX}-{batch[0].trial_id}-{attempt}"
+            return self.client.submit(evaluate_batch, self.problem, batch, key=key, pure=False, retries=0)
+        key = f"{TASK_PREFIX}-{batch[0].trial_id}-fold{fold}-{attempt}"
+        return self.client.submit(evaluate_fold, self.problem, batch, fold, key=key, pure=False, retries=0)
+
+    def _split_folds(self, unit: list[Trial]) -> bool:
+        """Whether a unit of work goes out as one task per CV fold: when it is not batched with
+        others and takes long (or nothing is measured yet). Budgeted trials continue from
+        checkpoints of all folds, so they stay whole."""
+        return (
+            self.fixed_batch is None
+            and self.batch_size == 1
+            and 1 < self.problem.cv.folds <= self.window
+            and unit[0].resource is None
+            and (self._unit_seconds is None or self._unit_seconds >= 2 * self.target_task_seconds)
+        )
 
     def _slots(self) -> int:
         """Worker threads in the cluster, asked of the scheduler at most every 5 seconds."""
@@ -130,11 +149,11 @@ class Engine:
             self._slots_at = now
         return self._slots_cached
 
-    def _resize(self, units: int, records: list[dict]) -> None:
+    def _resize(self, units: float, seconds: float) -> None:
         """Re-estimate seconds per unit from a finished task and size the next batches."""
         if self.fixed_batch is not None or units == 0:
             return
-        seconds = sum((r.get("fit_time") or 0.0) + (r.get("score_time") or 0.0) for r in records) / units
+        seconds = seconds / units
         self._unit_seconds = seconds if self._unit_seconds is None else 0.7 * self._unit_seconds + 0.3 * seconds
         wanted = max(1, round(self.target_task_seconds / max(self._unit_seconds, 1e-6)))
         remaining = max(0, self._total - self.stats.finished)
@@ -166,11 +185,12 @@ class Engine:
         finished = finished or {}
         self._total = strategy.total()
         in_flight: dict = {}
+        folds: dict[str, dict] = {}  # first trial id of a unit split into folds -> its finished folds
         ac = as_completed()
 
-        def submit(batch, attempt=0, units=1):
-            fut = self._submit(batch, attempt)
-            in_flight[fut.key] = (fut, batch, attempt, units)
+        def submit(batch, attempt=0, units=1, fold=None):
+            fut = self._submit(batch, attempt, fold)
+            in_flight[fut.key] = (fut, batch, attempt, units, fold)
             ac.add(fut)
             self.stats.max_in_flight = max(self.stats.max_in_flight, len(in_flight))
 
@@ -220,30 +240,55 @@ class Engine:
                         queue.sort(key=unit_cost, reverse=True)
                     continue
                 chunk, queue = queue[: self.batch_size], queue[self.batch_size :]
-                submit([t for unit in chunk for t in unit], units=len(chunk))
+                if len(chunk) == 1 and self._split_folds(chunk[0]):
+                    if len(in_flight) + self.problem.cv.folds > self.window:
+                        queue.insert(0, chunk[0])  # wait for room for all its folds
+                        return
+                    folds[chunk[0][0].trial_id] = {}
+                    for j in range(self.problem.cv.folds):
+                        submit(chunk[0], fold=j)
+                else:
+                    submit([t for unit in chunk for t in unit], units=len(chunk))
+
+        def seconds(records: list[dict]) -> float:
+            return sum((r.get("fit_time") or 0.0) + (r.get("score_time") or 0.0) for r in records)
 
         try:
             fill()
             while in_flight:
                 fut = next(ac)
-                _, batch, attempt, units = in_flight.pop(fut.key)
+                _, batch, attempt, units, fold = in_flight.pop(fut.key)
+                unit_id = batch[0].trial_id
+                if fold is not None and unit_id not in folds:
+                    fut.release()  # another fold of this unit already failed it for good
+                    continue
                 try:
-                    records = fut.result()
+                    result = fut.result()
                 except KilledWorker as exc:
                     if attempt + 1 < self.max_attempts:
                         self.stats.resubmitted += 1
                         logger.warning("worker lost while running %s; resubmitting", fut.key)
-                        submit(batch, attempt + 1, units)
+                        submit(batch, attempt + 1, units, fold)
                         continue
-                    records = self._failed_records(
+                    result = self._failed_records(
                         batch, f"KilledWorker: the trial's worker died {attempt + 1} times: {exc}"
                     )
                 except Exception as exc:  # the task itself could not run (e.g. unpicklable)
-                    records = self._failed_records(batch, f"{type(exc).__name__}: {exc}")
+                    result = self._failed_records(batch, f"{type(exc).__name__}: {exc}")
                 finally:
                     fut.release()
+                if fold is not None and isinstance(result, dict):  # one fold of a unit
+                    parts = folds[unit_id]
+                    parts[fold] = result
+                    self._resize(1 / self.problem.cv.folds, sum(result["fit_time"]) + sum(result["score_time"]))
+                    if len(parts) < self.problem.cv.folds:
+                        continue
+                    records = combine_folds(self.problem, batch, list(parts.values()))
+                else:
+                    records = result
+                    self._resize(units, seconds(records))
+                folds.pop(unit_id, None)
                 self._add(records)
-                self._resize(units, records)
                 strategy.tell(records)
                 fill()
         finally:

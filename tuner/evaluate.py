@@ -238,61 +238,95 @@ def _base_record(problem: Problem, trial: Trial, started: datetime) -> dict:
     }
 
 
-def evaluate_shared(problem: Problem, trials: list[Trial]) -> list[dict]:
-    """Trials that differ only in rounds: per fold, one fit at the largest count, each trial
-    scored from the first n rounds of it (XGBoost ``iteration_range``, LightGBM ``num_iteration``,
-    CatBoost ``ntree_end``, scikit-learn ``staged_predict``) -- the predictions of a separate fit.
+def evaluate_fold(problem: Problem, trials: list[Trial], fold: int) -> dict:
+    """One CV fold of one unit of work: a trial, or trials that differ only in their number of
+    rounds. Those share one fit at the largest count, each scored from the first n rounds of it
+    (XGBoost ``iteration_range``, LightGBM ``num_iteration``, CatBoost ``ntree_end``, scikit-learn
+    ``staged_predict``) -- the predictions of a separate fit.
 
-    Fit time is shared out in proportion to each trial's rounds. Should anything fail, every
-    trial is evaluated on its own, so that each failure carries its own message.
+    Returns per-trial lists (``scores``, ``errors``, ``n_resources``, ``fit_time``,
+    ``score_time``; fit time shared out in proportion to rounds) that :func:`combine_folds` turns
+    into records. Never raises: should a shared fit fail, each trial is fitted on its own, so that
+    each failure carries its own message.
     """
     started = _now()
-    adapter = get_adapter(trials[0].model)
-    rounds = adapter.rounds_param
-    counts = [int(t.params[rounds]) for t in trials]
-    largest = trials[int(np.argmax(counts))]
+    n = len(trials)
     try:
         X, y, splits = problem.load()
+        train, test = splits[fold]
+        adapter = get_adapter(trials[0].model)
         metric = get_metric(problem.metric)
         scorer = scorer_for(metric, len(np.unique(y)) if problem.task == "classification" else None)
-        scores = np.empty((len(trials), len(splits)))
-        fit_time = score_time = 0.0
+        counts = [int(t.params[adapter.rounds_param]) for t in trials] if n > 1 else None
+        params = trials[int(np.argmax(counts))].params if counts else trials[0].params
         with _thread_limits(problem.n_threads):
-            for j, (train, test) in enumerate(splits):
-                t0 = time.perf_counter()
-                est = adapter.make(largest.params, problem.task, problem.n_threads, problem.seed)
-                est.fit(X.iloc[train], y[train])
-                t1 = time.perf_counter()
-                for i, n in enumerate(counts):
-                    scores[i, j] = metric.sign * float(scorer(adapter.staged(est, n), X.iloc[test], y[test]))
-                fit_time += t1 - t0
-                score_time += time.perf_counter() - t1
+            t0 = time.perf_counter()
+            est = adapter.make(params, problem.task, problem.n_threads, problem.seed)
+            est.fit(X.iloc[train], y[train])
+            t1 = time.perf_counter()
+            views = [adapter.staged(est, c) for c in counts] if counts else [est]
+            scores = [metric.sign * float(scorer(v, X.iloc[test], y[test])) for v in views]
+            t2 = time.perf_counter()
         if not np.all(np.isfinite(scores)):
-            raise FloatingPointError("non-finite scores")
-    except Exception:
-        return [evaluate_trial(problem, t) for t in trials]
-    finished = _now()
+            raise FloatingPointError(f"non-finite scores {scores}")
+    except Exception as exc:
+        if n > 1:
+            parts = [evaluate_fold(problem, [t], fold) for t in trials]
+            return {**parts[0], **{k: [p[k][0] for p in parts] for k in _PER_TRIAL}}
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[-4000:]
+        return {"fold": fold, "started": started, "finished": _now(), "worker": _worker_name(),
+                "scores": [None], "errors": [error], "n_resources": [None], "fit_time": [0.0], "score_time": [0.0]}
+    share = [c / sum(counts) for c in counts] if counts else [1.0]
+    return {
+        "fold": fold, "started": started, "finished": _now(), "worker": _worker_name(),
+        "scores": scores, "errors": [None] * n,
+        "n_resources": counts or [adapter.n_resources(est)],
+        "fit_time": [(t1 - t0) * w for w in share], "score_time": [(t2 - t1) * w for w in share],
+    }
+
+
+_PER_TRIAL = ("scores", "errors", "n_resources", "fit_time", "score_time")
+
+
+def combine_folds(problem: Problem, trials: list[Trial], parts: list[dict]) -> list[dict]:
+    """The records of a unit of work from its folds (:func:`evaluate_fold`), one per trial, as
+    :func:`evaluate_trial` would have made them. A trial that failed in any fold is failed."""
+    parts = sorted(parts, key=lambda p: p["fold"])
     records = []
     for i, t in enumerate(trials):
-        record = _base_record(problem, t, started)
-        share = counts[i] / sum(counts)
+        record = _base_record(problem, t, min(p["started"] for p in parts))
+        record["worker"] = parts[0]["worker"]
+        error = next((p["errors"][i] for p in parts if p["errors"][i] is not None), None)
+        if error is not None:
+            record.update(status=TrialStatus.FAILED.value, error=error)
+        else:
+            scores = [p["scores"][i] for p in parts]
+            record.update(
+                mean_test_score=float(np.mean(scores)),
+                std_test_score=float(np.std(scores)),
+                **{f"split{j}_test_score": float(s) for j, s in enumerate(scores)},
+            )
         record.update(
-            n_resources=counts[i],
-            mean_test_score=float(np.mean(scores[i])),
-            std_test_score=float(np.std(scores[i])),
-            fit_time=fit_time * share,
-            score_time=score_time * share,
-            finished_at=finished,
-            **{f"split{j}_test_score": float(s) for j, s in enumerate(scores[i])},
+            n_resources=parts[0]["n_resources"][i],
+            fit_time=sum(p["fit_time"][i] for p in parts),
+            score_time=sum(p["score_time"][i] for p in parts),
+            finished_at=max(p["finished"] for p in parts),
         )
         records.append(record)
     return records
 
 
+def evaluate_unit(problem: Problem, trials: list[Trial]) -> list[dict]:
+    """A unit of work, every fold in a row: a trial, or trials that share one fit."""
+    if trials[0].resource is not None:  # budgeted: continues from the previous rung's checkpoint
+        return [evaluate_trial(problem, t) for t in trials]
+    return combine_folds(problem, trials, [evaluate_fold(problem, trials, j) for j in range(problem.cv.folds)])
+
+
 def evaluate_batch(problem: Problem, trials: list[Trial]) -> list[dict]:
     """The task the engine submits: trials in a row, one record each, in the order given.
 
-    Trials that differ only in their number of rounds share one fit (:func:`evaluate_shared`).
+    Trials that differ only in their number of rounds share one fit (:func:`evaluate_fold`).
     """
     groups: dict = {}
     for t in trials:
@@ -301,6 +335,5 @@ def evaluate_batch(problem: Problem, trials: list[Trial]) -> list[dict]:
     by_id: dict[str, dict] = {}
     with _thread_limits(problem.n_threads):
         for group in groups.values():
-            records = evaluate_shared(problem, group) if len(group) > 1 else [evaluate_trial(problem, group[0])]
-            by_id.update((r["trial_id"], r) for r in records)
+            by_id.update((r["trial_id"], r) for r in evaluate_unit(problem, group))
     return [by_id[t.trial_id] for t in trials]
