@@ -21,7 +21,7 @@ import tempfile
 
 from benchmarks.common import cpu_meter, ensure_data, median, write
 
-GRID = {"max_depth": [6, 8, 10], "learning_rate": [0.05, 0.1], "n_estimators": [200, 400, 800],
+GRID = {"max_depth": [6, 8], "learning_rate": [0.05, 0.1], "n_estimators": [200, 400, 800],
         "tree_method": ["hist"]}
 
 

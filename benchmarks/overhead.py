@@ -3,7 +3,7 @@
 Compares tuner's wall time with the ideal: the sum of the trials' own fit and score times
 divided by the worker slots. A ratio of 1.0 means no overhead at all.
 
-    python -m benchmarks.overhead [--trials 10000] [--repeats 3]
+    python -m benchmarks.overhead [--trials 10000] [--repeats 3] [--name overhead]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=10000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--name", default="overhead", help="results file name under benchmarks/results/")
     args = ap.parse_args()
 
     from distributed import Client, LocalCluster
@@ -62,7 +63,7 @@ def main() -> None:
         md.append(f"| {i} | {r['trials']} | {r['ms_per_trial']:.2f} | {r['ideal_s']:.1f} | {r['wall_s']:.1f} | {r['ratio']:.2f} |")
     md += ["", f"Median ratio wall / (sum of trial times / slots): **{ratio:.2f}** (1.0 = no overhead).",
            "Wall time includes planning, dispatch, result files and reading the results back."]
-    write("overhead", {"runs": runs, "median_ratio": ratio}, "\n".join(md))
+    write(args.name, {"runs": runs, "median_ratio": ratio}, "\n".join(md))
 
 
 if __name__ == "__main__":

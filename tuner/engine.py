@@ -261,6 +261,7 @@ class Engine:
                 unit_id = batch[0].trial_id
                 if fold is not None and unit_id not in folds:
                     fut.release()  # another fold of this unit already failed it for good
+                    fill()
                     continue
                 try:
                     result = fut.result()
@@ -282,6 +283,7 @@ class Engine:
                     parts[fold] = result
                     self._resize(1 / self.problem.cv.folds, sum(result["fit_time"]) + sum(result["score_time"]))
                     if len(parts) < self.problem.cv.folds:
+                        fill()
                         continue
                     records = combine_folds(self.problem, batch, list(parts.values()))
                 else:
