@@ -205,8 +205,8 @@ def test_costliest_fits_start_first(client, tmp_path, monkeypatch):
     assert leaves == sorted(leaves, reverse=True)  # longest processing time first
 
 
-@pytest.mark.parametrize("target", [0.0, 1e9], ids=["one-task-per-fold", "whole-units"])
-def test_fold_tasks_give_the_records_of_whole_units(client, tmp_path, target):
+@pytest.mark.parametrize("split", [True, False], ids=["one-task-per-fold", "whole-units"])
+def test_fold_tasks_give_the_records_of_whole_units(client, tmp_path, split):
     """Long units of work go out as one task per CV fold; the records combined on the driver are
     those of the unit evaluated in one piece (same scores, same columns, every trial once)."""
     from tuner.engine import Engine
@@ -215,13 +215,12 @@ def test_fold_tasks_give_the_records_of_whole_units(client, tmp_path, target):
     scheduler_probe.install(client)
     cfg = small_config(tmp_path)
     search = Search(cfg)
-    engine = Engine(client, search.problem, search.store(), search.schema(), "run-1", target_task_seconds=target)
+    engine = Engine(client, search.problem, search.store(), search.schema(), "run-1", split_folds=split)
     engine.run(search.strategy())
     engine.flush()
     stats = scheduler_probe.read(client)
     assert stats["units"] == 4  # 2 shared xgboost fits + 2 HistGradientBoosting trials
-    if target == 0.0:
-        assert stats["created"] == 4 * 3  # one task per fold, every unit
+    assert stats["created"] == (4 * 3 if split else 4)  # one task per fold, or per unit
     df = pd.read_parquet(tmp_path / "results" / "small")
     assert len(df) == 6 and df["trial_id"].is_unique and (df["status"] == "ok").all()
     whole = {r["trial_id"]: r for r in evaluate_batch(search.problem, list(search.strategy().trials()))}

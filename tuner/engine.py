@@ -7,10 +7,10 @@
   to the same task, where one fit serves them all. Batches are sized from measured trial times
   so that a task lasts about ``target_task_seconds`` (tiny trials: per-task overhead stays small),
   but never so large that workers starve at the end of a search.
-* A unit of work that takes longer than that (a large fit, or a fit shared by many round counts)
-  is split into one task per CV fold (:func:`tuner.evaluate.evaluate_fold`), so that a grid of a
-  few big fits still keeps every core of a large cluster busy; the driver combines the folds
-  into the trials' records.
+* Where fewer units of work are left than twice the worker slots (a small grid on a large
+  cluster, the end of any search), a long unit (a large fit, or a fit shared by many round
+  counts) is split into one task per CV fold (:func:`tuner.evaluate.evaluate_fold`), so that
+  every slot stays busy; the driver combines the folds into the trials' records.
 * Records are flushed to the store at least every ``flush_seconds``, and always at the end or on
   an error, as one atomic part file per flush.
 * A trial that raises is recorded as failed by the worker. A task whose worker died is resubmitted;
@@ -68,6 +68,7 @@ class Engine:
         window: int | None = None,
         batch_size: int | None = None,
         target_task_seconds: float = 0.5,
+        split_folds: bool | None = None,
         max_attempts: int = 3,
         flush_seconds: float = 1.0,
         on_record: Callable[[dict], None] | None = None,
@@ -83,6 +84,7 @@ class Engine:
         self.fixed_batch = batch_size
         self.batch_size = batch_size or 1
         self.target_task_seconds = target_task_seconds
+        self.split_folds = split_folds  #: None: where it keeps slots busy (see _split_folds)
         self._unit_seconds: float | None = None  # measured seconds per unit of work (EWMA)
         self._total = 0
         self._slots_cached, self._slots_at = 1, -1e9
@@ -126,15 +128,20 @@ class Engine:
         key = f"{TASK_PREFIX}-{batch[0].trial_id}-fold{fold}-{attempt}"
         return self.client.submit(evaluate_fold, self.problem, batch, fold, key=key, pure=False, retries=0)
 
-    def _split_folds(self, unit: list[Trial]) -> bool:
-        """Whether a unit of work goes out as one task per CV fold: when it is not batched with
-        others and takes long (or nothing is measured yet). Budgeted trials continue from
-        checkpoints of all folds, so they stay whole."""
+    def _split_folds(self, unit: list[Trial], units_left: int) -> bool:
+        """Whether a unit of work goes out as one task per CV fold: only where whole units would
+        leave worker slots idle (fewer units left than twice the slots: a small grid on a large
+        cluster, the end of a search), and only for long units (or nothing measured yet); each
+        task costs a round trip to the scheduler. Budgeted trials continue from checkpoints of
+        all folds, so they stay whole."""
+        if not (1 < self.problem.cv.folds <= self.window and unit[0].resource is None):
+            return False
+        if self.split_folds is not None:
+            return self.split_folds
         return (
             self.fixed_batch is None
             and self.batch_size == 1
-            and 1 < self.problem.cv.folds <= self.window
-            and unit[0].resource is None
+            and units_left < 2 * self._slots()
             and (self._unit_seconds is None or self._unit_seconds >= 2 * self.target_task_seconds)
         )
 
@@ -202,6 +209,7 @@ class Engine:
                 groups.setdefault(key if key is not None else t.trial_id, []).append(t)
             return list(groups.values())
 
+        asked_total = 0
         held: list[Trial] = []  # a group that the next ask may complete (same fit, more rounds)
         queue: list[list[Trial]] = []  # complete units not submitted yet
         adaptive = getattr(strategy, "adaptive", True)
@@ -210,13 +218,14 @@ class Engine:
             return max(get_adapter(t.model).cost(t.params) for t in unit)
 
         def fill():
-            nonlocal held, queue
+            nonlocal held, queue, asked_total
             while len(in_flight) < self.window:
                 if not queue:
                     want = (self.window - len(in_flight)) * self.batch_size
                     if not adaptive:
                         want *= 4  # look ahead, so that the costliest fits can start first
                     asked = strategy.ask(want)
+                    asked_total += len(asked)
                     exhausted = len(asked) < want
                     trials, held = held + asked, []
                     if not trials:
@@ -240,7 +249,8 @@ class Engine:
                         queue.sort(key=unit_cost, reverse=True)
                     continue
                 chunk, queue = queue[: self.batch_size], queue[self.batch_size :]
-                if len(chunk) == 1 and self._split_folds(chunk[0]):
+                units_left = len(queue) + 1 + max(0, self._total - asked_total)  # at most
+                if len(chunk) == 1 and self._split_folds(chunk[0], units_left):
                     if len(in_flight) + self.problem.cv.folds > self.window:
                         queue.insert(0, chunk[0])  # wait for room for all its folds
                         return
