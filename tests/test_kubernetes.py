@@ -286,6 +286,25 @@ def test_rendered_specs_validate_and_place_pods(provider, pool):
     assert {"name": "results", "mountPath": "/results"} in container["volumeMounts"]
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_gpu_workers_request_gpus_and_tolerate_gpu_nodes(provider):
+    spec = parse_kubernetes_section(section(provider=provider, worker={"gpus": 1, "cpu": 1, "pool": "spot"}))
+    manifest = build_cluster_spec(spec)
+    validate_manifest(manifest)
+    for obj in operator_objects(manifest).values():
+        validate_manifest(obj)
+    worker = manifest["spec"]["worker"]["spec"]
+    resources = worker["containers"][0]["resources"]
+    assert resources["limits"]["nvidia.com/gpu"] == resources["requests"]["nvidia.com/gpu"] == "1"
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in worker["tolerations"]
+    assert _tolerated(worker["tolerations"], "nvidia.com/gpu", "present")
+    scheduler = manifest["spec"]["scheduler"]["spec"]
+    assert "nvidia.com/gpu" not in scheduler["containers"][0]["resources"]["limits"]
+    # without gpus nothing changes
+    plain = build_cluster_spec(parse_kubernetes_section(section(provider=provider)))["spec"]["worker"]["spec"]
+    assert "nvidia.com/gpu" not in plain["containers"][0]["resources"]["limits"]
+
+
 def test_worker_cpu_sets_threads_and_memory_limit():
     spec = parse_kubernetes_section(section(worker={"cpu": "3000m", "memory": "1.5Gi"}))
     args = build_cluster_spec(spec)["spec"]["worker"]["spec"]["containers"][0]["args"]
@@ -439,6 +458,9 @@ INVALID = [
     ({"results_volume": {"claim": "r", "path": "/r"}}, "cluster.results_volume.path", "claim, mount"),
     ({"service_account": "a b"}, "cluster.service_account", "ServiceAccount"),
     ({"idle_timeout": -5}, "cluster.idle_timeout", ">= 0"),
+    ({"worker": {"gpus": -1}}, "cluster.worker.gpus", "an integer >= 0"),
+    ({"worker": {"gpus": "one"}}, "cluster.worker.gpus", "an integer >= 0"),
+    ({"scheduler": {"gpus": 1}}, "cluster.scheduler.gpus", "needs no GPU"),
 ]
 
 

@@ -49,16 +49,23 @@ class Problem:
 
     def load(self):
         """``(X, y, splits)``, cached per worker process."""
+        try:
+            return _loaded[self]
+        except (KeyError, TypeError):  # TypeError: a field that cannot be hashed
+            pass
         X, y = load_cached(self.data, self.task)
         key = (self.cv, self.task)
         splits = _splits_cache.get((id(X), key))
         if splits is None:
             splits = list(self.splitter().split(X, y))
             _splits_cache[(id(X), key)] = splits
+        with contextlib.suppress(TypeError):
+            _loaded[self] = X, y, splits
         return X, y, splits
 
 
 _splits_cache: dict = {}
+_loaded: dict = {}  #: Problem -> (X, y, splits): each task brings its own copy of the Problem
 
 
 _limits = threading.local()

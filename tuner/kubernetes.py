@@ -103,7 +103,10 @@ SECTION_KEYS = (
     "affinity",
     "idle_timeout",
 )
-ROLE_KEYS = ("cpu", "memory", "pool", "node_selector", "tolerations", "affinity")
+ROLE_KEYS = ("cpu", "memory", "pool", "gpus", "node_selector", "tolerations", "affinity")
+#: The extended resource of NVIDIA's device plugin, and the taint GPU node pools carry
+#: (GKE and AKS add it themselves; EKS and others by convention).
+GPU_RESOURCE = "nvidia.com/gpu"
 
 #: Node label and taint of each provider's spot / preemptible capacity: (key, value).
 #: GKE labels spot and preemptible nodes itself (Standard pools get the taint from
@@ -206,6 +209,7 @@ class PodRole:
     node_selector: dict = field(default_factory=dict, hash=False)
     tolerations: tuple = ()
     affinity: dict = field(default_factory=dict, hash=False)
+    gpus: int = 0  #: NVIDIA GPUs per worker pod (``nvidia.com/gpu``), workers only
 
 
 @dataclass(frozen=True)
@@ -472,8 +476,14 @@ def _role(raw: Any, key: str, worker: bool, common: dict) -> PodRole:
                     "labels of on-demand nodes",
                     "the scheduler must not run on spot/preemptible nodes; put this under cluster.worker.node_selector",
                 )
+    gpus = section.get("gpus", 0)
+    if not worker and gpus:
+        raise ConfigError(key + ".gpus", gpus, "0", "trials run on the workers; the scheduler needs no GPU")
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+        raise ConfigError(key + ".gpus", gpus, "an integer >= 0 (NVIDIA GPUs per worker pod)")
     return PodRole(
         cpu=cpu,
+        gpus=gpus,
         memory=_memory(section.get("memory", default.memory), key + ".memory"),
         pool=pool,
         node_selector=node_selector,
@@ -690,6 +700,8 @@ def _pod_placement(spec: KubernetesSpec, role: PodRole) -> dict[str, Any]:
     generated = placement(spec.provider, role.pool)
     node_selector = generated["nodeSelector"] | dict(role.node_selector)
     tolerations = generated["tolerations"] + [dict(t) for t in role.tolerations]
+    if role.gpus and not any(t.get("key") == GPU_RESOURCE for t in tolerations):
+        tolerations.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
     affinity = _merge_affinity(generated["affinity"], role.affinity)
     out: dict[str, Any] = {}
     if node_selector:
@@ -759,9 +771,9 @@ def _env_list(spec: KubernetesSpec) -> list[dict[str, str]]:
     return [{"name": k, "value": v} for k, v in env.items()]
 
 
-def _resources(cpu: int | str, memory: str) -> dict:
+def _resources(cpu: int | str, memory: str, gpus: int = 0) -> dict:
     # requests == limits: Guaranteed QoS, the last pods evicted under node pressure
-    quantities = {"cpu": str(cpu), "memory": memory}
+    quantities = {"cpu": str(cpu), "memory": memory} | ({GPU_RESOURCE: str(gpus)} if gpus else {})
     return {"requests": dict(quantities), "limits": dict(quantities)}
 
 
@@ -782,7 +794,7 @@ def _worker_pod(spec: KubernetesSpec, base: dict) -> dict:
         {
             "imagePullPolicy": "IfNotPresent",
             "env": _env_list(spec),
-            "resources": _resources(role.cpu, role.memory),
+            "resources": _resources(role.cpu, role.memory, role.gpus),
             "securityContext": _security_context(),
             "volumeMounts": mounts,
             # retire gracefully before SIGTERM; 2 s are left for the process to exit
