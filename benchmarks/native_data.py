@@ -35,7 +35,7 @@ def build(library: str, X, y) -> None:
     else:
         from catboost import Pool
 
-        Pool(X, y).quantize(thread_count=1)
+        Pool(X, y, thread_count=1).quantize()
 
 
 def timed(fn, repeats: int) -> float:
