@@ -230,3 +230,22 @@ def test_fold_tasks_give_the_records_of_whole_units(client, tmp_path, split):
                     "split2_test_score", "n_resources"):
             assert row[key] == expected[key], key
     assert (df["finished_at"] >= df["started_at"]).all() and (df["fit_time"] > 0).all()
+
+
+def test_window_stays_full_while_fold_tasks_finish(client, tmp_path):
+    """Every finished fold task frees a slot that the next unit's folds take as soon as they fit,
+    not only when the rest of its own unit has finished."""
+    from tuner.engine import Engine
+
+    cfg = small_config(
+        tmp_path,
+        data={"dataset": "synthetic", "n_samples": 60, "n_features": 2},
+        models={"benchmarks.sleep_model.SleepRegressor": {"ms": [20.0], "offset": [0.1 * i for i in range(12)]}},
+    )
+    search = Search(cfg)
+    engine = Engine(client, search.problem, search.store(), search.schema(), "run-1", window=8, batch_size=1, split_folds=True)
+    engine.run(search.strategy())
+    engine.flush()
+    assert engine.stats.finished == 12 and engine.stats.submitted_tasks == 12 * 3
+    assert engine.stats.min_in_flight_waiting >= 8 - 3 + 1
+    assert len(pd.read_parquet(tmp_path / "results" / "small")) == 12

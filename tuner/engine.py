@@ -46,6 +46,9 @@ class EngineStats:
     failed: int = 0
     resubmitted: int = 0
     max_in_flight: int = 0
+    #: fewest tasks in flight while work was waiting to be submitted (None: work never waited);
+    #: below window - folds + 1 means the engine left slots idle
+    min_in_flight_waiting: int | None = None
     trial_ids: set = field(default_factory=set)  #: every trial the strategy asked for
 
 
@@ -266,6 +269,9 @@ class Engine:
         try:
             fill()
             while in_flight:
+                if queue:
+                    low = self.stats.min_in_flight_waiting
+                    self.stats.min_in_flight_waiting = len(in_flight) if low is None else min(low, len(in_flight))
                 fut = next(ac)
                 _, batch, attempt, units, fold = in_flight.pop(fut.key)
                 unit_id = batch[0].trial_id
