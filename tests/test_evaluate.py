@@ -61,3 +61,38 @@ def test_failure_inside_a_shared_group_is_isolated():
     records = evaluate_batch(problem, good + bad)
     assert [r["status"] for r in records] == ["ok", "ok", "failed", "failed"]
     assert all("bagging_fraction" in r["error"] for r in records[2:])
+
+
+def test_xgboost_reuses_its_training_matrix_and_scores_exactly_as_a_fresh_fit():
+    """Trials on the same fold train on the worker thread's QuantileDMatrix (built once per
+    binning), and every prediction equals that of a plain ``fit`` on the same rows."""
+    import numpy as np
+    import xgboost as xgb
+
+    from tuner.models import xgboost as xgb_adapter
+
+    problem = Problem(DataSpec(dataset="diabetes"), "regression", CVConfig(3, True, 0), "rmse")
+    X, y, splits = problem.load()
+    train, test = splits[0]
+    adapter = get_adapter("xgboost")
+    built = []
+    original = xgb.XGBRegressor._create_dmatrix
+
+    def counting(self, ref, **kwargs):
+        built.append(ref is None)
+        return original(self, ref, **kwargs)
+
+    xgb_adapter._matrices.cache = None
+    params = [{"max_depth": 2, "subsample": 0.8, "n_estimators": 15}, {"max_depth": 4, "n_estimators": 25},
+              {"max_depth": 3, "max_bin": 16, "n_estimators": 10}, {"max_depth": 4, "n_estimators": 25}]
+    with mock.patch.object(xgb.XGBRegressor, "_create_dmatrix", counting):
+        cached = []
+        for p in params:
+            est = adapter.make(p, "regression", 1, 0)
+            adapter.fit(est, X.iloc[train], y[train], data_key=("data", 0), keep=3)
+            assert "_create_dmatrix" not in vars(est)  # nothing left on the model
+            cached.append(est.predict(X.iloc[test]))
+    assert sum(built) == 2  # one matrix for max_bin 256, one for max_bin 16
+    for p, prediction in zip(params, cached, strict=True):
+        fresh = adapter.make(p, "regression", 1, 0).fit(X.iloc[train], y[train]).predict(X.iloc[test])
+        np.testing.assert_array_equal(prediction, fresh)

@@ -1,7 +1,8 @@
 """What runs on a worker: cross-validate a batch of trials and return one flat record per trial.
 
 The data and the CV splits are built once per worker process (:func:`tuner.data.load_cached`) and
-reused by every trial. Splits are scikit-learn's ``KFold`` / ``StratifiedKFold`` with the
+reused by every trial; adapters may keep their library's own dataset of each fold too
+(:meth:`tuner.models.base.ModelAdapter.fit`). Splits are scikit-learn's ``KFold`` / ``StratifiedKFold`` with the
 configured shuffle and seed, and scoring uses scikit-learn's scorers, so each trial's scores equal
 ``GridSearchCV``'s for the same estimator and splits.
 """
@@ -269,7 +270,7 @@ def evaluate_fold(problem: Problem, trials: list[Trial], fold: int) -> dict:
         with _thread_limits(problem.n_threads):
             t0 = time.perf_counter()
             est = adapter.make(params, problem.task, problem.n_threads, problem.seed)
-            est.fit(X.iloc[train], y[train])
+            adapter.fit(est, X.iloc[train], y[train], data_key=(id(X), problem.cv, fold), keep=problem.cv.folds)
             t1 = time.perf_counter()
             views = [adapter.staged(est, c) for c in counts] if counts else [est]
             scores = [metric.sign * float(scorer(v, X.iloc[test], y[test])) for v in views]

@@ -77,6 +77,12 @@ class ModelAdapter:
         value = estimator.get_params().get(self.rounds_param)
         return int(value) if value is not None else None
 
+    def fit(self, estimator: Any, X, y, data_key: tuple | None = None, keep: int = 1) -> Any:
+        """Fit ``estimator`` on ``(X, y)``. ``data_key`` names these exact data (a CV fold of a
+        search's data set): an adapter may keep the library's own dataset built from them, up
+        to ``keep`` of them per worker thread, and train later trials on it."""
+        return estimator.fit(X, y)
+
     def continue_fit(self, previous: Any, params: dict, task: str, n_threads: int, seed: int, X, y, extra: int) -> Any:
         """Train ``extra`` more rounds on top of the fitted ``previous``; None where unsupported.
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from tuner.models.base import ModelAdapter, StagedView, import_optional
+
+#: the parameters that decide how XGBoost builds its training matrix from the same data
+MATRIX_PARAMS = ("tree_method", "device", "booster", "max_bin", "missing", "enable_categorical",
+                 "feature_types", "feature_weights", "n_jobs", "max_cat_to_onehot")
+_matrices = threading.local()
 
 
 class XGBoostAdapter(ModelAdapter):
@@ -19,6 +27,36 @@ class XGBoostAdapter(ModelAdapter):
     def n_resources(self, estimator) -> int | None:
         value = estimator.get_params().get("n_estimators")
         return 100 if value is None else int(value)  # XGBoost's own default
+
+    def fit(self, estimator, X, y, data_key=None, keep=1):
+        """Train on this worker thread's matrix for ``data_key`` when one was built with the same
+        binning parameters: ``QuantileDMatrix`` construction (sketching quantiles and binning every
+        value) is up to a fifth of a short fit, and the model trained on it is identical."""
+        if data_key is None:
+            return estimator.fit(X, y)
+        params = estimator.get_params()
+        key = (data_key, *(repr(params.get(p)) for p in MATRIX_PARAMS))
+        cache = getattr(_matrices, "cache", None)
+        if cache is None:
+            cache = _matrices.cache = OrderedDict()
+        build = estimator._create_dmatrix
+
+        def create(ref, **kwargs):
+            if ref is not None or kwargs.get("weight") is not None or kwargs.get("base_margin") is not None:
+                return build(ref, **kwargs)  # evaluation sets and weighted fits: as XGBoost does
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+            matrix = cache[key] = build(ref, **kwargs)
+            while len(cache) > keep:
+                cache.popitem(last=False)
+            return matrix
+
+        estimator._create_dmatrix = create  # the instance's attribute, for this fit only
+        try:
+            return estimator.fit(X, y)
+        finally:
+            del estimator._create_dmatrix
 
     def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
         est = self.make({**params, "n_estimators": extra}, task, n_threads, seed)
