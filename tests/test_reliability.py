@@ -206,3 +206,35 @@ def test_adaptive_cluster_from_zero_workers_scales_up_and_down(tmp_path):
             assert wait_for(lambda: len(cluster.scheduler.workers) == 0, timeout=60), "did not scale down"
     finally:
         cluster.close()
+
+
+@pytest.mark.parametrize("allowed_failures", [3, 0], ids=["scheduler-reruns", "engine-resubmits"])
+def test_fold_tasks_of_a_killed_worker_are_rerun_and_combined_once(tmp_path, allowed_failures):
+    """A worker SIGKILLed while it runs fold tasks: those folds run again (rescheduled by the
+    scheduler, or resubmitted by the engine after KilledWorker), and each trial's record is
+    combined from exactly one result per fold."""
+    from tuner.engine import Engine
+
+    cfg = sleep_config(tmp_path, n_trials=16, ms=300)
+    search = Search(cfg)
+    with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+        client.wait_for_workers(2)
+        engine = Engine(client, search.problem, search.store(), search.schema(), "run-1", batch_size=1,
+                        split_folds=True)
+        thread = threading.Thread(target=engine.run, args=(search.strategy(),))
+        thread.start()
+        assert wait_for(lambda: engine.stats.finished >= 2, 60)
+        victim = worker_pids(cluster)[0]
+        os.kill(victim, signal.SIGKILL)  # the scheduler reruns its folds (allowed-failures)
+        thread.join(120)
+        engine.flush()
+        assert victim not in worker_pids(cluster)
+    assert not thread.is_alive()
+    # one task per fold, and one more per fold lost with the worker when the engine resubmits
+    assert engine.stats.submitted_tasks == 16 * 2 + engine.stats.resubmitted
+    assert (engine.stats.resubmitted >= 1) == (allowed_failures == 0)
+    df = pd.read_parquet(tmp_path / "results" / "chaos")
+    assert len(df) == 16 and df["trial_id"].is_unique
+    assert (df["status"] == "ok").all(), df["error"].dropna().tolist()
+    assert df["split0_test_score"].notna().all() and df["split1_test_score"].notna().all()
