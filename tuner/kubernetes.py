@@ -55,7 +55,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tuner.config import _check_keys, _choice
+from tuner.config import _check_keys, _choice, _int
 from tuner.errors import ConfigError, TunerError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -267,18 +267,6 @@ def _mapping(value: Any, key: str) -> Mapping:
     return value
 
 
-def _int(value: Any, key: str, minimum: int, maximum: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        allowed = f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
-        raise ConfigError(key, value, allowed)
-    return value
-
-
 def _dns(value: Any, key: str, what: str, subdomain: bool = True, max_len: int = 253) -> str:
     pattern = _DNS_SUBDOMAIN if subdomain else _DNS_LABEL
     if not isinstance(value, str) or len(value) > max_len or not pattern.match(value):
@@ -479,11 +467,9 @@ def _role(raw: Any, key: str, worker: bool, common: dict) -> PodRole:
     gpus = section.get("gpus", 0)
     if not worker and gpus:
         raise ConfigError(key + ".gpus", gpus, "0", "trials run on the workers; the scheduler needs no GPU")
-    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
-        raise ConfigError(key + ".gpus", gpus, "an integer >= 0 (NVIDIA GPUs per worker pod)")
     return PodRole(
         cpu=cpu,
-        gpus=gpus,
+        gpus=_int(gpus, key + ".gpus", 0),
         memory=_memory(section.get("memory", default.memory), key + ".memory"),
         pool=pool,
         node_selector=node_selector,
