@@ -48,25 +48,22 @@ class Problem:
             random_state=self.cv.seed if self.cv.shuffle else None,
         )
 
+    @property
+    def data_key(self) -> tuple:
+        """What decides ``(X, y, splits)``: the data, the task and the CV."""
+        return self.data, self.task, self.cv
+
     def load(self):
-        """``(X, y, splits)``, cached per worker process."""
-        try:
-            return _loaded[self]
-        except (KeyError, TypeError):  # TypeError: a field that cannot be hashed
-            pass
-        X, y = load_cached(self.data, self.task)
-        key = (self.cv, self.task)
-        splits = _splits_cache.get((id(X), key))
-        if splits is None:
-            splits = list(self.splitter().split(X, y))
-            _splits_cache[(id(X), key)] = splits
-        with contextlib.suppress(TypeError):
-            _loaded[self] = X, y, splits
-        return X, y, splits
+        """``(X, y, splits)``, cached per worker process (each task brings its own copy of the
+        Problem, so the cache is keyed by what decides them, not by the object)."""
+        loaded = _loaded.get(self.data_key)
+        if loaded is None:
+            X, y = load_cached(self.data, self.task)
+            loaded = _loaded[self.data_key] = X, y, list(self.splitter().split(X, y))
+        return loaded
 
 
-_splits_cache: dict = {}
-_loaded: dict = {}  #: Problem -> (X, y, splits): each task brings its own copy of the Problem
+_loaded: dict = {}  #: Problem.data_key -> (X, y, splits)
 
 
 _limits = threading.local()
@@ -270,7 +267,7 @@ def evaluate_fold(problem: Problem, trials: list[Trial], fold: int) -> dict:
         with _thread_limits(problem.n_threads):
             t0 = time.perf_counter()
             est = adapter.make(params, problem.task, problem.n_threads, problem.seed)
-            adapter.fit(est, X.iloc[train], y[train], data_key=(id(X), problem.cv, fold), keep=problem.cv.folds)
+            adapter.fit(est, X.iloc[train], y[train], data_key=(*problem.data_key, fold), keep=problem.cv.folds)
             t1 = time.perf_counter()
             views = [adapter.staged(est, c) for c in counts] if counts else [est]
             scores = [metric.sign * float(scorer(v, X.iloc[test], y[test])) for v in views]
