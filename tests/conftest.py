@@ -47,6 +47,15 @@ def small_config(tmp_path: Path, **overrides) -> dict:
     return cfg
 
 
+def config_file(tmp_path: Path, cfg: dict, name: str = "search.yaml") -> Path:
+    """``cfg`` written as the YAML file a user would pass to ``tuner``."""
+    import yaml
+
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
 @pytest.fixture
 def config(tmp_path):
     return small_config(tmp_path)

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from tests.conftest import small_config
+from tests.conftest import config_file, small_config
 from tuner.cli import main
 
 TUNER = [sys.executable, "-m", "tuner"]
@@ -22,9 +21,7 @@ def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
 
 
 def write_config(tmp_path: Path, **overrides) -> Path:
-    path = tmp_path / "search.yaml"
-    path.write_text(yaml.safe_dump(small_config(tmp_path, **overrides), sort_keys=False))
-    return path
+    return config_file(tmp_path, small_config(tmp_path, **overrides))
 
 
 def test_run_results_plan_end_to_end(tmp_path):

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from tests.conftest import small_config
+from tests.conftest import config_file, small_config
 from tuner import ConfigError, load_config
 from tuner.cli import main
 
@@ -114,11 +114,9 @@ def test_file_data_and_task_inference(tmp_path):
 
 
 def test_yaml_file_equals_dict(tmp_path):
-    import yaml
 
     cfg = small_config(tmp_path)
-    path = tmp_path / "search.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path = config_file(tmp_path, cfg)
     assert load_config(str(path)) == load_config(cfg)
 
 

@@ -12,10 +12,9 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from tests import scheduler_probe
-from tests.conftest import small_config
+from tests.conftest import config_file, small_config
 from tuner import ConfigError, Search, load_config
 from tuner.cli import main
 from tuner.config import CVConfig
@@ -174,10 +173,9 @@ def test_budgeted_search_rows_and_ranking(client, tmp_path, strategy, search):
 
 
 def test_plan_json_shape(tmp_path, capsys):
-    path = tmp_path / "hb.yaml"
     cfg = budget_config(tmp_path, "hyperband")
     cfg["search"].update(min_resource=10, max_resource=810)
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path = config_file(tmp_path, cfg, "hb.yaml")
     assert main(["plan", str(path), "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert list(plan) == ["strategy", "brackets", "total_resources"]
@@ -219,8 +217,7 @@ def test_killed_search_resumes_without_repeating_a_finished_rung(cluster, client
     cfg["models"] = {"benchmarks.sleep_model.SleepRegressor": {"ms": 60, "offset": {"uniform": [-3.0, 3.0]}}}
     cfg["data"] = {"dataset": "synthetic", "n_samples": 60, "n_features": 2}
     cfg["cluster"] = {"kind": "address", "address": cluster.scheduler_address}
-    path = tmp_path / "hb.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path = config_file(tmp_path, cfg, "hb.yaml")
     out = tmp_path / "results" / cfg["name"]
     proc = subprocess.Popen([sys.executable, "-m", "tuner", "run", str(path), "--quiet"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -35,6 +35,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.conftest import config_file
 from tests.kubernetes.fake_apiserver import FakeKubernetes, crd_schema, write_kubeconfig
 from tuner.errors import ConfigError
 from tuner.kubernetes import (
@@ -489,9 +490,7 @@ def test_valid_section_through_load_config(config):
 
 
 def _write_config(tmp_path: Path, config: dict, cluster: dict) -> str:
-    path = tmp_path / "search.yaml"
-    path.write_text(yaml.safe_dump(dict(config, cluster=cluster)))
-    return str(path)
+    return str(config_file(tmp_path, dict(config, cluster=cluster)))
 
 
 def test_cli_cluster_spec_prints_valid_yaml_and_json(tmp_path, config, capsys):

@@ -14,10 +14,9 @@ import time
 import dask
 import pandas as pd
 import pytest
-import yaml
 from distributed import Client, LocalCluster
 
-from tests.conftest import small_config
+from tests.conftest import config_file, small_config
 from tuner import Search
 from tuner.cli import main
 from tuner.cluster import make_cluster
@@ -117,8 +116,7 @@ def test_driver_killed_twice_then_resumed(cluster, tmp_path):
     cfg = sleep_config(tmp_path, n_trials=30, ms=60)
     cfg["search"]["window"] = 1  # a slow, steady search: each kill lands midway
     cfg["cluster"] = {"kind": "address", "address": cluster.scheduler_address}
-    path = tmp_path / "search.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path = config_file(tmp_path, cfg)
     out = tmp_path / "results" / "chaos"
     counts = []
     for _ in range(2):
@@ -141,8 +139,7 @@ def test_driver_killed_twice_then_resumed(cluster, tmp_path):
 
 def test_second_driver_is_refused_while_the_first_is_alive(tmp_path, capsys):
     cfg = small_config(tmp_path)
-    path = tmp_path / "search.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path = config_file(tmp_path, cfg)
     out = tmp_path / "results" / "small"
     out.mkdir(parents=True)
     lease = {"run_id": "other-run", "host": socket.gethostname(), "pid": os.getpid(), "heartbeat": time.time()}
@@ -165,11 +162,10 @@ def test_second_driver_is_refused_while_the_first_is_alive(tmp_path, capsys):
 
 def test_results_of_another_search_are_refused(tmp_path, capsys):
     cfg = small_config(tmp_path, models={"xgboost": {"max_depth": [2], "n_estimators": [5]}})
-    path = tmp_path / "a.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path = config_file(tmp_path, cfg, "a.yaml")
     assert main(["run", str(path), "--quiet", "--workers", "1"]) == 0
     other = {**cfg, "cv": {"folds": 4}}  # same name and location, other CV: another search
-    path.write_text(yaml.safe_dump(other, sort_keys=False))
+    config_file(tmp_path, other, "a.yaml")
     files = sorted(os.listdir(tmp_path / "results" / "small"))
     assert main(["run", str(path), "--quiet", "--workers", "1"]) == 2
     assert "belong to a search with other data, CV, metric or seed" in capsys.readouterr().err
@@ -179,8 +175,7 @@ def test_results_of_another_search_are_refused(tmp_path, capsys):
 
 def test_damaged_and_foreign_files_are_reported(tmp_path, capsys):
     cfg = small_config(tmp_path)
-    path = tmp_path / "search.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path = config_file(tmp_path, cfg)
     out = tmp_path / "results" / "small"
     out.mkdir(parents=True)
     (out / "part-20260101T000000-bad.parquet").write_bytes(b"PAR1 this is not parquet")

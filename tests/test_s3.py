@@ -17,12 +17,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
 
-from tests.conftest import small_config  # noqa: E402
+from tests.conftest import config_file, small_config  # noqa: E402
 from tests.s3_server import moto_server, s3_environment  # noqa: E402
 from tuner.cli import main  # noqa: E402
 from tuner.search import Search  # noqa: E402
@@ -148,8 +147,7 @@ def test_search_on_s3_and_resume(client, bucket, tmp_path):
 
 
 def test_cli_run_and_results_on_s3(bucket, cluster, tmp_path, capsys):
-    config = tmp_path / "search.yaml"
-    config.write_text(yaml.safe_dump(small_config(tmp_path), sort_keys=False))
+    config = config_file(tmp_path, small_config(tmp_path))
     url = f"s3://{bucket}/cli"
     code = main(["run", str(config), "--results", url, "--cluster", cluster.scheduler_address, "--quiet"])
     out = capsys.readouterr()
