@@ -1,7 +1,7 @@
 # The image of tuner's Dask scheduler, workers and in-cluster driver on Kubernetes (and any Dask
 # deployment). Built from the same requirements.lock as the local .venv and environment.yml, so
 # the client and the workers run exactly the same versions of every library; tuner checks this
-# when it connects (tuner.kubernetes.check_versions).
+# when it connects (tuner.versions.check_versions).
 #
 #   docker build -t registry.example.com/tuner:0.1.0 .
 #

@@ -57,7 +57,7 @@ def test_run_against_scheduler_address(cluster, tmp_path):
 
 
 def test_results_table_and_missing(tmp_path, capsys):
-    assert main(["results", str(tmp_path / "nothing")]) == 1
+    assert main(["results", str(tmp_path / "nothing")]) == 2
     assert "no results" in capsys.readouterr().err
 
 

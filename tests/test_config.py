@@ -35,7 +35,7 @@ INVALID = [
     ("search", {"engine": "ray"}, "search.engine", "tuner, dask-ml"),
     ("search", {"window": 0}, "search.window", ">= 1"),
     ("models", {}, "models", "at least one model"),
-    ("models", {"xgbost": {}}, "models.xgbost", "could not be imported"),
+    ("models", {"xgbost": {}}, "models.xgbost", "did you mean 'xgboost'?"),
     ("models", {"sklearn.ensemble.NoSuchModel": {}}, "models.sklearn.ensemble.NoSuchModel", "could not be imported"),
     ("models", {"os.path": {}}, "models.os.path", "xgboost, lightgbm, catboost"),
     ("models", {"sklearn.ensemble.RandomForestClassifier": {}}, "models.sklearn.ensemble.RandomForestClassifier", "a regressor"),

@@ -188,10 +188,10 @@ def test_costliest_fits_start_first(client, tmp_path, monkeypatch):
     submitted = []
     original = Engine._submit
 
-    def record(self, batch, attempt, fold=None):
+    def record(self, window, batch, attempt=0, units=1, fold=None):
         if not fold:  # a unit's first (or only) task
             submitted.extend(t.params for t in batch)
-        return original(self, batch, attempt, fold)
+        return original(self, window, batch, attempt, units, fold)
 
     monkeypatch.setattr(Engine, "_submit", record)
     cfg = small_config(
@@ -223,7 +223,7 @@ def test_fold_tasks_give_the_records_of_whole_units(client, tmp_path, split):
     assert stats["created"] == (4 * 3 if split else 4)  # one task per fold, or per unit
     df = pd.read_parquet(tmp_path / "results" / "small")
     assert len(df) == 6 and df["trial_id"].is_unique and (df["status"] == "ok").all()
-    whole = {r["trial_id"]: r for r in evaluate_batch(search.problem, list(search.strategy().trials()))}
+    whole = {r.trial_id: r.as_row() for r in evaluate_batch(search.problem, list(search.strategy().trials()))}
     for _, row in df.iterrows():
         expected = whole[row["trial_id"]]
         for key in ("mean_test_score", "std_test_score", "split0_test_score", "split1_test_score",

@@ -37,8 +37,8 @@ def test_shared_fit_equals_separate_fits(model, params, rounds, task, metric, da
     with mock.patch.object(type(adapter), "make", autospec=True, side_effect=type(adapter).make) as make:
         shared = evaluate_batch(problem, trials)
     assert make.call_count == 3  # one fit per fold, not one per trial and fold
-    for t, rec in zip(trials, shared, strict=True):
-        alone = evaluate_trial(problem, t)
+    for t, shared_record in zip(trials, shared, strict=True):
+        rec, alone = shared_record.as_row(), evaluate_trial(problem, t).as_row()
         assert rec["status"] == alone["status"] == "ok"
         assert rec["trial_id"] == t.trial_id and rec["n_resources"] == t.params[rounds]
         for key in ("mean_test_score", "split0_test_score", "split1_test_score", "split2_test_score"):
@@ -59,8 +59,8 @@ def test_failure_inside_a_shared_group_is_isolated():
     good = [Trial.create("lightgbm", {"num_leaves": 7, "n_estimators": n}, "c") for n in (5, 10)]
     bad = [Trial.create("lightgbm", {"num_leaves": 7, "bagging_fraction": 1.2, "n_estimators": n}, "c") for n in (5, 10)]
     records = evaluate_batch(problem, good + bad)
-    assert [r["status"] for r in records] == ["ok", "ok", "failed", "failed"]
-    assert all("bagging_fraction" in r["error"] for r in records[2:])
+    assert [r.status for r in records] == ["ok", "ok", "failed", "failed"]
+    assert all("bagging_fraction" in r.error for r in records[2:])
 
 
 def test_xgboost_reuses_its_training_matrix_and_scores_exactly_as_a_fresh_fit():

@@ -214,7 +214,8 @@ def check(raw, workdir: Path) -> ConfigError | None:
         assert snapshot(results) == before  # nothing written, nothing removed
         return error
     # valid by chance: the file says the same, and validate agrees
-    assert load_config(str(path)).name == cfg.name
+    # a file without a name is named after the file, so that such searches do not share a folder
+    assert load_config(str(path)).name == (cfg.name if "name" in cfg.raw else path.stem)
     if planned_trials(cfg) <= MAX_PLANNED_TRIALS:
         code, err = cli("validate", str(path))
         assert code == 0, err

@@ -109,26 +109,66 @@ def test_continued_training_predicts_like_training_from_scratch(model, params):
     np.testing.assert_array_equal(continued.predict(X), scratch.predict(X))
 
 
+class _RunsCode:
+    """A pickle that runs code when loaded: what a tampered checkpoint in a shared bucket would be."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
 def test_lost_checkpoint_recomputes_the_same_score(tmp_path):
+
+    from tuner.checkpoints import checkpoint_url
+
     problem = Problem(DataSpec(dataset="diabetes"), "regression", CVConfig(3, True, 0), "rmse")
     make = lambda n, rung, prev: Trial.create(  # noqa: E731
         "xgboost", {"max_depth": 2, "n_estimators": n}, "ctx", bracket=0, rung=rung, resource="n_estimators",
         continue_from=prev, checkpoints=str(tmp_path / "ckpt"),
     )
+    path = lambda n: checkpoint_url(str(tmp_path / "ckpt"), make(10, 0, None).config_id, n)  # noqa: E731
     r0 = evaluate_trial(problem, make(10, 0, None))
-    assert r0["status"] == "ok" and os.listdir(tmp_path / "ckpt") == [f"{make(10, 0, None).config_id}-10.pkl"]
+    assert r0.is_ok and os.listdir(tmp_path / "ckpt") == [os.path.basename(path(10))]
     continued = evaluate_trial(problem, make(30, 1, 10))
-    assert continued["continued"] is True
-    assert os.listdir(tmp_path / "ckpt") == [f"{make(10, 0, None).config_id}-30.pkl"]  # previous removed
+    assert continued.continued is True
+    assert os.listdir(tmp_path / "ckpt") == [os.path.basename(path(30))]  # previous removed
     # the rung-1 checkpoint is lost (or was never written): rung 2 trains from scratch, same score
-    os.remove(tmp_path / "ckpt" / f"{make(10, 0, None).config_id}-30.pkl")
+    os.remove(path(30))
     recomputed = evaluate_trial(problem, make(30, 1, 10))
-    assert recomputed["continued"] is False
-    assert recomputed["mean_test_score"] == pytest.approx(continued["mean_test_score"], abs=1e-12)
+    assert recomputed.continued is False
+    assert recomputed.mean_test_score == pytest.approx(continued.mean_test_score, abs=1e-12)
     # a corrupt checkpoint is never trusted either
-    (tmp_path / "ckpt" / f"{make(10, 0, None).config_id}-30.pkl").write_bytes(b"not a pickle")
+    with open(path(30), "wb") as fh:
+        fh.write(b"not a checkpoint")
     again = evaluate_trial(problem, make(90, 2, 30))
-    assert again["status"] == "ok" and again["continued"] is False
+    assert again.is_ok and again.continued is False
+
+
+def test_checkpoint_replaced_by_a_code_running_pickle_is_refused(tmp_path):
+    """Nothing from a results location is unpickled: the rung is recomputed, the code never runs."""
+    import pickle
+
+    from tuner.checkpoints import checkpoint_url
+
+    problem = Problem(DataSpec(dataset="diabetes"), "regression", CVConfig(3, True, 0), "rmse")
+    make = lambda n, rung, prev: Trial.create(  # noqa: E731
+        "xgboost", {"max_depth": 2, "n_estimators": n}, "ctx", bracket=0, rung=rung, resource="n_estimators",
+        continue_from=prev, checkpoints=str(tmp_path / "ckpt"),
+    )
+    first = evaluate_trial(problem, make(10, 0, None))
+    assert first.is_ok
+    marker = tmp_path / "code-ran"
+    with open(checkpoint_url(str(tmp_path / "ckpt"), first.config_id, 10), "wb") as fh:
+        pickle.dump(_RunsCode(marker), fh)
+    assert not marker.exists()
+    rung = evaluate_trial(problem, make(30, 1, 10))
+    assert rung.is_ok and rung.continued is False  # recomputed from scratch
+    assert not marker.exists()
+    scratch = evaluate_trial(problem, Trial.create(
+        "xgboost", {"max_depth": 2, "n_estimators": 30}, "ctx", bracket=0, rung=1, resource="n_estimators"))
+    assert rung.mean_test_score == scratch.mean_test_score
 
 
 # -- searches on the cluster ------------------------------------------------------------------
@@ -161,10 +201,10 @@ def test_budgeted_search_rows_and_ranking(client, tmp_path, strategy, search):
     # every row above rung 0 belongs to a configuration promoted from the rung below
     promoted = set(zip(df.loc[df["promoted"], "config_id"], df.loc[df["promoted"], "rung"] + 1, strict=True))
     assert set(zip(higher["config_id"], higher["rung"], strict=True)) <= promoted
-    # the final ranking uses the top-rung scores only
-    top = df[df["n_resources"] == 45]
-    assert result.best_score_ == top["mean_test_score"].min()
-    assert result.best_params_[("n_estimators")] == 45
+    # every rung row is a complete model scored by CV: all of them compete in the ranking
+    best = df.loc[df["mean_test_score"].idxmin()]
+    assert result.best_score_ == best["mean_test_score"] and result.best_trial_id_ == best["trial_id"]
+    assert result.best_params_["n_estimators"] == best["n_resources"]
     assert not os.path.exists(tmp_path / "results" / cfg["name"] / "_checkpoints")
     if strategy == "hyperband":
         plan = Search(cfg).plan()
@@ -178,8 +218,14 @@ def test_plan_json_shape(tmp_path, capsys):
     path = config_file(tmp_path, cfg, "hb.yaml")
     assert main(["plan", str(path), "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert list(plan) == ["strategy", "brackets", "total_resources"]
-    assert plan["strategy"] == "hyperband"
+    assert {"name", "strategy", "models", "finished_trials", "brackets", "total_resources"} <= set(plan)
+    assert plan["strategy"] == "hyperband" and plan["name"] == cfg["name"]
+    # survivors continue: each rung trains only the rounds it adds to the one below
+    assert plan["continued_resources"] == sum(
+        b["rungs"][0]["n_configs"] * b["rungs"][0]["n_resources"]
+        + sum(r["n_configs"] * (r["n_resources"] - q["n_resources"]) for q, r in zip(b["rungs"], b["rungs"][1:], strict=False))
+        for b in plan["brackets"]
+    )
     assert plan["brackets"][0] == {
         "bracket": 4,
         "rungs": [{"n_configs": n, "n_resources": r} for n, r in [(81, 10), (27, 30), (9, 90), (3, 270), (1, 810)]],

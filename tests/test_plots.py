@@ -15,7 +15,8 @@ import pyarrow as pa
 import pytest
 from matplotlib.figure import Figure
 
-from tuner import plots
+from tuner import plots, results
+from tuner.errors import ResultsError
 from tuner.store import ResultStore, result_schema
 
 T0 = pd.Timestamp("2026-01-01", tz="UTC")
@@ -130,9 +131,24 @@ def test_score_vs_params_one_panel_per_varying_parameter():
 
 
 def test_score_vs_params_colors_hyperband_rows_by_rung():
-    fig = plots.score_vs_params(hyperband_frame())
+    df = hyperband_frame()
+    fig = plots.score_vs_params(df)
     colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert len(colorbars) == 1 and "rung" in colorbars[0].get_ylabel()
+    for ax in visible_axes(fig):  # every rung row is a trial: all drawn, not only the last rung
+        model = "xgboost" if ax.get_title(loc="left") == "xgboost" else "lightgbm"
+        assert len(ax.collections[0].get_offsets()) == (df["model"] == model).sum()
+    png(fig)
+
+
+def test_score_vs_params_stars_the_best_trial_of_each_model():
+    df = hyperband_frame()
+    fig = plots.score_vs_params(df)
+    best = results.best_per_model(df).set_index("model")["mean_test_score"]
+    for ax in visible_axes(fig):
+        star = ax.collections[-1]
+        assert star.get_offsets().shape == (1, 2)
+        assert star.get_offsets()[0][1] == pytest.approx(best[ax.get_title(loc="left")])
     png(fig)
 
 
@@ -164,6 +180,17 @@ def test_parallel_coordinates_axes_and_lines():
     png(fig)
 
 
+def test_parallel_coordinates_draws_the_best_trials_of_any_rung():
+    df = rung_ranking_frame()
+    fig = plots.parallel_coordinates(df, top=3)
+    ax = fig.axes[0]
+    names = [t.get_text() for t in ax.get_xticklabels()]
+    assert "n_resources" in names  # the drawn trials have different budgets
+    assert len([line for line in ax.lines if len(line.get_xdata()) == len(names)]) == 3
+    assert fig.get_suptitle().startswith("Top 3 trials")
+    png(fig)
+
+
 # -- best over time ---------------------------------------------------------------------------
 
 
@@ -183,6 +210,18 @@ def test_best_over_time_is_a_running_best(metric):
     png(fig)
 
 
+def test_best_over_time_counts_every_rung_as_a_trial():
+    df = hyperband_frame()
+    fig = plots.best_over_time(df)
+    by_count = fig.axes[1]
+    assert by_count.get_xlabel() == "trials finished (each rung a trial)"
+    overall = next(line for line in by_count.lines if line.get_label() == "all models")
+    assert len(overall.get_xdata()) == len(df)
+    assert overall.get_ydata()[-1] == pytest.approx(results.best_trials(df, 1)["mean_test_score"].iloc[0])
+    assert sum(len(c.get_offsets()) for c in by_count.collections) == len(df)  # every rung row a dot
+    png(fig)
+
+
 # -- Hyperband / ASHA -------------------------------------------------------------------------
 
 
@@ -190,10 +229,16 @@ def test_rungs_one_panel_per_bracket_one_line_per_trial():
     df = hyperband_frame()
     fig = plots.rungs(df)
     axes = visible_axes(fig)
-    assert [ax.get_title(loc="left") for ax in axes] == ["bracket 0 (9 trials)", "bracket 1 (3 trials)"]
+    assert [ax.get_title(loc="left") for ax in axes] == [
+        "bracket 0 (9 configurations, 13 trials)",  # 9 + 3 + 1 rungs, each its own trial
+        "bracket 1 (3 configurations, 4 trials)",
+    ]
     for bracket, ax in enumerate(axes):
         rows = df[df["bracket"] == bracket]
         assert len(ax.lines) == rows["config_id"].nunique()  # one line per configuration
+        for line in ax.lines:  # each line follows one configuration: budgets grow along it
+            x = np.asarray(line.get_xdata(), dtype=float)
+            assert np.all(np.diff(x) > 0)
         points = sum(len(c.get_offsets()) for c in ax.collections)
         assert points == len(rows)  # every rung of every trial, promoted or not
         assert [t.get_text() for t in ax.get_xticklabels()] == [str(v) for v in sorted(rows["n_resources"].unique())]
@@ -217,14 +262,50 @@ def test_all_figures_detects_hyperband():
         png(fig)
 
 
-def test_hyperband_rows_and_ranking():
-    df = hyperband_frame()
-    final = plots.final_rows(df)
-    assert final["trial_id"].is_unique and set(final["trial_id"]) == set(df["trial_id"])
+def rung_ranking_frame() -> pd.DataFrame:
+    """Three configurations where a low rung scores best: rung 0 of c0 beats every later rung."""
+    rows = []
+    for i, (config, model, rung, budget, score) in enumerate([
+        ("c0", "xgboost", 0, 10, 0.50),  # the best trial, at the lowest rung
+        ("c1", "xgboost", 0, 10, 0.60),
+        ("c2", "lightgbm", 0, 10, 0.65),
+        ("c0", "xgboost", 1, 30, 0.70),
+        ("c1", "xgboost", 1, 30, 0.55),
+        ("c1", "xgboost", 2, 90, 0.58),
+    ], start=1):
+        params = {"max_depth": 2 + int(config[1]), "n_estimators": budget}
+        row = record(i, model, params, score, n_resources=budget, bracket=0, rung=rung)
+        rows.append({**row, "trial_id": f"{config}-r{rung}", "config_id": config})
+    return results.with_promotions(pd.DataFrame(rows))
+
+
+def test_top_trials_is_the_results_ranking_over_every_rung():
+    df = rung_ranking_frame()
     top = plots.top_trials(df, 3)
-    # trials that reached the largest budget first, whatever the lower rungs scored
-    assert list(top["n_resources"]) == sorted(top["n_resources"], reverse=True)
-    assert top["n_resources"].iloc[0] == df["n_resources"].max()
+    pd.testing.assert_frame_equal(top, results.best_trials(df, 3))
+    # every successful trial competes, whatever its rung: no "top rung first"
+    assert top["trial_id"].tolist() == ["c0-r0", "c1-r1", "c1-r2"]
+    assert plots.top_trials(df, None)["trial_id"].tolist() == results.rank(df)["trial_id"].tolist()
+    hb = hyperband_frame()
+    pd.testing.assert_frame_equal(plots.top_trials(hb, 5), results.best_trials(hb, 5))
+
+
+def test_top_trials_breaks_ties_by_trial_id():
+    df = grid_frame().assign(mean_test_score=lambda d: d["mean_test_score"].where(d["status"] != "ok", 1.0))
+    assert plots.top_trials(df, 3)["trial_id"].tolist() == ["t001", "t002", "t003"]
+
+
+def test_trial_ids_are_never_rewritten():
+    df = hyperband_frame()
+    loaded = plots.load_results(df)
+    assert loaded["trial_id"].tolist() == df["trial_id"].tolist()  # one id per rung row
+    assert "row_id" not in loaded.columns and loaded["config_id"].tolist() == df["config_id"].tolist()
+    grid = grid_frame()
+    assert plots.load_results(grid) is grid  # a DataFrame is used as is
+    no_promoted = df.drop(columns=["promoted"])
+    with_promoted = plots.load_results(no_promoted)  # read with pandas: promotions derived, on a copy
+    assert with_promoted["promoted"].tolist() == df["promoted"].tolist()
+    assert "promoted" not in no_promoted.columns
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -246,8 +327,18 @@ def test_reading_keeps_one_row_per_trial_and_rung(tmp_path):
     loaded = plots.load_results(url)
     assert len(loaded) == len(df)
     assert loaded["mean_test_score"].max() < 99.0
-    assert plots.is_hyperband(loaded) and not plots.is_hyperband(grid_frame())
+    assert sorted(loaded["trial_id"]) == sorted(df["trial_id"])  # each rung keeps its own trial id
+    assert loaded["promoted"].sum() == df["promoted"].sum()
+    assert results.is_budgeted(loaded) and not results.is_budgeted(grid_frame())
     assert plots.load_results(str(tmp_path / "nothing")).empty
+
+
+def test_reading_foreign_parquet_is_a_results_error(tmp_path):
+    folder = tmp_path / "foreign"
+    folder.mkdir()
+    pd.DataFrame({"x": [1, 2]}).to_parquet(folder / "part-0.parquet")
+    with pytest.raises(ResultsError, match="not tuner results"):
+        plots.score_vs_params(str(folder))
 
 
 # -- errors and options -----------------------------------------------------------------------
@@ -262,10 +353,38 @@ def test_nothing_to_plot(func):
         func(pd.DataFrame())
 
 
-def test_mixed_metrics_are_refused():
-    df = pd.concat([grid_frame("rmse"), grid_frame("r2").assign(trial_id=lambda d: d["trial_id"] + "-r2")])
-    with pytest.raises(ValueError, match="mix metrics"):
-        plots.score_vs_params(df)
+def mixed_frame() -> pd.DataFrame:
+    return pd.concat([grid_frame("rmse"), grid_frame("r2").assign(trial_id=lambda d: d["trial_id"] + "-r2")],
+                     ignore_index=True)
+
+
+ALL_PLOTS = [plots.score_vs_params, plots.parallel_coordinates, plots.best_over_time, plots.all_figures]
+
+
+@pytest.mark.parametrize("func", ALL_PLOTS)
+def test_mixed_metrics_need_a_choice(func):
+    df = mixed_frame()
+    with pytest.raises(ResultsError) as err:
+        func(df)
+    with pytest.raises(ResultsError) as expected:
+        results.select_metric(df)
+    assert str(err.value) == str(expected.value)  # the message of tuner.results
+    assert "mix metrics r2, rmse" in str(err.value)
+    with pytest.raises(ResultsError, match="no trial was scored with metric 'logloss'"):
+        func(df, metric="logloss")
+
+
+@pytest.mark.parametrize("metric, words", [("rmse", "lower is better"), ("r2", "higher is better")])
+def test_a_chosen_metric_plots_its_rows_only(metric, words):
+    df = mixed_frame()
+    figs = plots.all_figures(df, metric=metric)
+    assert list(figs) == ["score_vs_params", "parallel_coordinates", "best_over_time"]
+    for fig in figs.values():
+        assert metric in fig.get_suptitle() and words in fig.get_suptitle()
+    overall = next(line for line in figs["best_over_time"].axes[1].lines if line.get_label() == "all models")
+    assert len(overall.get_xdata()) == (df["metric"] == metric).sum()
+    assert plots.top_trials(df, 3, metric)["metric"].eq(metric).all()
+    assert plots.rungs(hyperband_frame(), metric="rmse").get_suptitle().endswith("against budget")
 
 
 def test_draws_into_a_given_figure():

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
 from tests.conftest import small_config
-from tests.test_plots import grid_frame, hyperband_frame, store_frame
+from tests.test_plots import grid_frame, hyperband_frame, mixed_frame, rung_ranking_frame, store_frame
+from tuner import results
 from tuner.cli import main
-from tuner.report import render_report, write_report
+from tuner.errors import ResultsError
+from tuner.report import render_report, report_tables, write_report
 
 IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"')
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
@@ -58,6 +62,21 @@ def check_images(page: str, expected: int) -> None:
         assert non_white(img) > 0.02  # axes, points and lines, not a blank canvas
 
 
+def section(page: str, heading: str) -> str:
+    """The HTML from an <h2> heading to the next one."""
+    start = page.index(f"<h2>{heading}")
+    end = page.find("<h2>", start + 4)
+    return page[start:] if end < 0 else page[start:end]
+
+
+def table_column(html: str, header: str) -> list[str]:
+    """The cells (as text) of the column named ``header`` of the first table in ``html``."""
+    head, body = html.split("</thead>", 1)
+    index = re.findall(r"<th>(.*?)</th>", head).index(header)
+    rows = re.findall(r"<tr>(.*?)</tr>", body.split("</tbody>", 1)[0])
+    return [re.sub(r"<[^>]+>", "", re.findall(r"<td[^>]*>(.*?)</td>", row)[index]) for row in rows]
+
+
 def test_cli_report_on_a_grid_search(grid_results, tmp_path, capsys):
     out = tmp_path / "site" / "report.html"
     assert main(["report", grid_results, "--output", str(out)]) == 0
@@ -68,20 +87,102 @@ def test_cli_report_on_a_grid_search(grid_results, tmp_path, capsys):
     for model in ("xgboost", "lightgbm", "sklearn.ensemble.HistGradientBoostingRegressor"):
         assert f"<td>{model}</td>" in page
     assert "rmse (lower is better)" in page
+    assert "<td>10 trials (8 ok, 2 failed)</td>" in page  # a grid: no configurations line
+    assert "<th>config_id</th>" not in page
     assert re.search(r'(?:src|href)="(?!data:)', page) is None  # nothing to fetch: opens from disk
     check_images(page, 3)
     assert 'id="rungs"' not in page
 
 
+def test_report_agrees_with_tuner_results_json(grid_results, capsys):
+    assert main(["results", grid_results, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    tables = report_tables(results.read_results(grid_results))
+    assert tables["top"]["trial_id"].tolist() == [r["trial_id"] for r in summary["best"]]
+    assert tables["best_per_model"]["trial_id"].tolist() == [r["trial_id"] for r in summary["best_per_model"]]
+    c = tables["counts"]
+    assert (c.trials, c.ok, c.failed, c.configurations, c.models) == (
+        summary["trials"], summary["ok"], summary["failed"], summary["configurations"], summary["models"])
+    assert tables["failures"][["model", "error", "trials"]].to_dict("records") == [
+        {k: f[k] for k in ("model", "error", "trials")} for f in summary["failures"]]
+    page = render_report(grid_results)
+    assert table_column(section(page, "Top "), "trial_id") == tables["top"]["trial_id"].tolist()
+
+
 def test_report_on_hyperband_results(tmp_path):
-    url = store_frame(hyperband_frame(), str(tmp_path / "hb"))
+    df = hyperband_frame()
+    url = store_frame(df, str(tmp_path / "hb"))
     path = write_report(url, str(tmp_path / "hb.html"))
     assert path == str(tmp_path / "hb.html")
     page = Path(path).read_text()
-    assert "<td>evaluations</td>" in page and "one per trial and rung" in page
-    assert "<th>rung</th>" in page and "trials that reached a larger budget come first" in page
+    n, configs = len(df), df["config_id"].nunique()
+    assert f"<td>{n} trials ({n} ok, 0 failed), {configs} configurations</td>" in page  # 17 trials, 12 configs
+    assert "<td>rungs</td>" in page and "each rung of a configuration is its own trial" in page
+    top = section(page, "Top ")
+    for column in ("trial_id", "config_id", "rung", "n_resources"):
+        assert f"<th>{column}</th>" in top
+    assert "every rung of a configuration is its own trial" in top.lower()
+    # trial ids are the rows' own (one per rung), not configuration ids
+    best = results.best_trials(results.read_results(url), 10)
+    assert table_column(top, "trial_id") == best["trial_id"].tolist()
+    assert table_column(top, "config_id") == best["config_id"].tolist()
+    assert table_column(top, "rung") == [str(r) for r in best["rung"]]
+    assert all("-r" in t for t in table_column(top, "trial_id"))
     assert 'id="rungs"' in page
     check_images(page, 4)
+
+
+def test_report_tables_are_the_results_api():
+    df = pd.concat([hyperband_frame(), rung_ranking_frame().assign(bracket=5)], ignore_index=True)
+    df.loc[df["trial_id"] == "c2-r0", ["status", "mean_test_score", "error"]] = ["failed", None, "ValueError: x\ny"]
+    tables = report_tables(df, top=4)
+    pd.testing.assert_frame_equal(tables["top"], results.best_trials(df, 4))
+    pd.testing.assert_frame_equal(tables["best_per_model"], results.best_per_model(df))
+    pd.testing.assert_frame_equal(tables["failures"], results.failures(df, None))
+    assert tables["counts"] == results.counts(df)
+    assert tables["metric"] == "rmse" and tables["budgeted"]
+    assert tables["failures"][["model", "error", "trials"]].values.tolist() == [["lightgbm", "ValueError: x", 1]]
+    summary = dict(tables["summary"])
+    c = results.counts(df)
+    assert summary["trials"] == f"{c.trials} trials ({c.ok} ok, {c.failed} failed), {c.configurations} configurations"
+    assert summary["best"].startswith(f"rmse = {tables['top']['mean_test_score'].iloc[0]:.6g}")
+    assert tables["top"]["trial_id"].iloc[0] in summary["best"]
+
+
+def test_report_ranks_every_rung():
+    df = rung_ranking_frame()
+    page = render_report(df)
+    top = section(page, "Top ")
+    assert table_column(top, "trial_id") == ["c0-r0", "c1-r1", "c1-r2", "c1-r0", "c2-r0", "c0-r1"]
+    assert "trial c0-r0, configuration c0, rung 0, n_resources 10" in page  # the best: rung 0 of c0
+
+
+def test_report_of_mixed_metrics_needs_a_choice():
+    df = mixed_frame()
+    with pytest.raises(ResultsError, match="mix metrics r2, rmse"):
+        render_report(df)
+    tables = report_tables(df, metric="r2")
+    pd.testing.assert_frame_equal(tables["top"], results.best_trials(df, 10, "r2"))
+    assert tables["counts"] == results.counts(df[df["metric"] == "r2"])
+    page = render_report(df, metric="r2")
+    assert "r2 (higher is better)" in page and f"<td>{tables['counts'].trials} trials (" in page
+    check_images(page, 3)
+    with pytest.raises(ResultsError, match="no trial was scored with metric 'mae'"):
+        render_report(df, metric="mae")
+
+
+def test_report_of_an_all_failed_search():
+    df = grid_frame().assign(status="failed", mean_test_score=None, error="ValueError: bad parameter\nmore")
+    page = render_report(df)
+    assert "<h2>Plots</h2>" not in page and "<img" not in page
+    assert "<h2>Best trial per model</h2>" not in page and "No trial succeeded" in page
+    failed = section(page, f"Failed trials ({len(df)})")
+    expected = results.failures(df, None)
+    assert len(expected) == 2  # one group per model
+    for _, row in expected.iterrows():
+        assert f"<td>{row['model']}</td><td><code>ValueError: bad parameter</code></td>" in failed
+        assert f'<td class="num">{row["trials"]}</td>' in failed
+    assert "more" not in failed  # the first line only
 
 
 def test_report_escapes_text():
@@ -92,9 +193,20 @@ def test_report_escapes_text():
 
 
 def test_report_of_nothing_is_an_input_error(tmp_path, capsys):
-    assert main(["report", str(tmp_path / "missing"), "--output", str(tmp_path / "r.html")]) == 2
-    assert "config key 'results'" in capsys.readouterr().err
+    missing = str(tmp_path / "missing")
+    assert main(["report", missing, "--output", str(tmp_path / "r.html")]) == 2
+    assert f"no results at {missing}: no part files there" in capsys.readouterr().err
+    with pytest.raises(ResultsError, match=f"no results at {re.escape(missing)}: no part files there"):
+        write_report(missing, str(tmp_path / "r.html"))
     assert not (tmp_path / "r.html").exists()
+    with pytest.raises(ResultsError, match="no trials to report"):
+        render_report(pd.DataFrame())
+
+
+def test_report_of_a_results_root_names_its_searches(tmp_path):
+    store_frame(grid_frame(), str(tmp_path / "root" / "one"))
+    with pytest.raises(ResultsError, match="several searches; pick one: .*root/one"):
+        write_report(str(tmp_path / "root"), str(tmp_path / "r.html"))
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian package 'chromium')")
@@ -128,6 +240,9 @@ def test_report_on_a_real_hyperband_run(cluster, tmp_path):
     with Client(cluster) as client:
         result = search.run(client, progress=False, refit=False)
     assert result.results_["promoted"].any()
-    page = Path(write_report(search.config.results_url, str(tmp_path / "hb.html"))).read_text()
-    assert 'id="rungs"' in page and "<th>rung</th>" in page
+    url = search.config.results_url
+    page = Path(write_report(url, str(tmp_path / "hb.html"))).read_text()
+    assert 'id="rungs"' in page and "<th>rung</th>" in page and "<th>config_id</th>" in page
+    tables = report_tables(results.read_results(url))
+    assert table_column(section(page, "Top "), "trial_id") == tables["top"]["trial_id"].tolist()
     check_images(page, 4)

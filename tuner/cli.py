@@ -1,18 +1,31 @@
-"""The ``tuner`` command: argument parsing only; the work is done by the library.
+"""The ``tuner`` command: argument parsing and printing only; the work is done by the library.
 
-Exit codes: 0 success, 1 a run that could not complete, 2 invalid input (nothing dispatched or
-written).
+Exit codes:
+
+* 0 -- success;
+* 1 -- a run in which no trial succeeded (the most frequent errors are printed), or an
+  unexpected internal error (one line; ``TUNER_DEBUG=1`` shows the traceback);
+* 2 -- bad input or an unusable location: an invalid configuration or option, a results
+  location that is a file, unwritable, foreign or empty, a scheduler that does not answer.
+  Nothing is dispatched and nothing is written;
+* 130 -- interrupted with Ctrl-C: what finished is saved, the same command resumes;
+* 141 -- the output pipe was closed (``tuner results --json | head``), silently.
+
+No traceback reaches the terminal: every error is one line naming what, where and what to do.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import signal
 import sys
 from importlib import resources
+from typing import Any
 
-from tuner.errors import ConfigError, ResultsError
+from tuner.errors import TunerError
 
 DEFAULT_CONFIG = "california.yaml"
 
@@ -21,7 +34,7 @@ def _default_config_text() -> str:
     return resources.files("tuner.configs").joinpath(DEFAULT_CONFIG).read_text()
 
 
-def _json_default(value):
+def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     if hasattr(value, "isoformat"):
@@ -35,91 +48,166 @@ def _load_search(config: str | None):
     return Search(config if config else _default_config_text())
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _err(message: str) -> None:
+    print(f"tuner: {message}", file=sys.stderr, flush=True)
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during a run, raised where the run can stop cleanly."""
+
+
+def _on_sigint(signum, frame):  # noqa: ARG001 - signal handler signature
+    # Quiet Dask's own shutdown chatter (closed comms, cancelled tasks): the run stops on purpose.
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the clean-up
+    raise KeyboardInterrupt
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from tuner.results import best_per_model
+    from tuner.results import best_per_model, counts
 
     search = _load_search(args.config)
     search.config = search.config.with_overrides(results=args.results, cluster=args.cluster, workers=args.workers)
-    result = search.run(
-        progress=not args.quiet,
-        refit=False,
-        retry_failed=args.retry_failed,
-        take_over=args.take_over,
-        allow_mixed=args.allow_mixed,
-    )
+    location = search.config.results_url
+    previous = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        result = search.run(
+            progress=not args.quiet,
+            refit=False,
+            retry_failed=args.retry_failed,
+            take_over=args.take_over,
+            allow_mixed=args.allow_mixed,
+        )
+    except KeyboardInterrupt:
+        saved = _saved_trials(location)
+        _err(f"interrupted: {_plural(saved, 'trial')} saved in {location}; run the same command to resume")
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
     df = result.results_
-    n_failed = int((df["status"] == "failed").sum()) if len(df) else 0
-    print(f"tuner: {len(df)} trials in {search.config.results_url} ({result.dispatched} run now, {n_failed} failed)")
+    c = counts(df)
+    print(f"tuner: {_plural(c.trials, 'trial')} in {location} ({result.dispatched:,} run now, "
+          f"{c.failed:,} failed)")
+    _print_failures(df)
     best = best_per_model(df)
     if best.empty:
-        print("tuner: no trial succeeded", file=sys.stderr)
+        _err("no trial succeeded; the errors above are in the 'error' column of the results")
         return 1
     _print_table(best, "best trial per model", search.config.metric)
     return 0
 
 
-def _print_table(df, title: str, metric: str) -> None:
+def _saved_trials(location: str) -> int:
+    try:
+        from tuner.store import ResultStore
+
+        return len(ResultStore(location).read(columns=["trial_id"]))
+    except Exception:  # the location itself is the problem: say 0 rather than fail again
+        return 0
+
+
+# -- printing -------------------------------------------------------------------------------
+
+
+def _console():
     from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:  # logs and pipes: no wrapping of ids and names
+        console = Console(width=200)
+    return console
+
+
+def _print_table(df, title: str, metric: str) -> None:
     from rich.table import Table
 
+    budgeted = "rung" in df.columns and df["rung"].notna().any()
     table = Table(title=title)
-    for col in ("model", metric, "± std", "params", "trial_id"):
+    columns = ["model", metric, "± std", *(["rung", "rounds"] if budgeted else []), "params", "trial_id"]
+    for col in columns:
         table.add_column(col, overflow="fold", no_wrap=col != "params")
     for _, row in df.iterrows():
+        rung = [str(int(row["rung"])), str(int(row["n_resources"]))] if budgeted else []
         table.add_row(
             str(row["model"]),
             f"{row['mean_test_score']:.6g}",
             f"{row['std_test_score']:.3g}",
+            *rung,
             row["params"],
             str(row["trial_id"]),
         )
-    console = Console()
-    if not console.is_terminal:  # logs and pipes: no wrapping of ids and names
-        console = Console(width=200)
-    console.print(table)
+    _console().print(table)
+
+
+def _print_failures(df, top: int = 5) -> None:
+    from tuner.results import failures
+
+    failed = failures(df, None)
+    if failed.empty:
+        return
+    total = int(failed["trials"].sum())
+    print(f"failed trials by error ({_plural(total, 'trial')}):")
+    for _, row in failed.head(top).iterrows():
+        print(f"  {row['trials']:>6,} x {row['model']}: {row['error']}")
+    if len(failed) > top:
+        print(f"  ... and {len(failed) - top} other errors (tuner results --json lists them all)")
+
+
+# -- other verbs ----------------------------------------------------------------------------
+
+
+def _read(url: str):
+    """The results at ``url``, or a TunerError saying why there are none to show."""
+    from tuner.errors import ResultsError
+    from tuner.results import read_results
+    from tuner.store import ResultStore
+
+    searches = ResultStore(url).searches()
+    if searches:  # a results root, not a search: name the searches in it
+        raise ResultsError(f"{url} holds the results of several searches; pick one: "
+                           + ", ".join(f"{url.rstrip('/')}/{name}" for name in searches))
+    df = read_results(url)
+    if df.empty:
+        raise ResultsError(f"no results at {url}: no part files there (run a search first, or check the path)")
+    return df
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from tuner.results import best_per_model, best_trials, read_results, summary
-    from tuner.store import ResultStore
+    from tuner.results import best_per_model, best_trials, counts, select_metric, summary
 
-    store = ResultStore(args.url)
-    if store.fs.isdir(store.root) and not any(
-        os.path.basename(p.rstrip("/")).startswith("part-") for p in store.fs.ls(store.root, detail=False)
-    ):
-        # a results root, not a search: name the searches in it
-        found = [
-            os.path.basename(p.rstrip("/"))
-            for p in store.fs.ls(store.root, detail=False)
-            if store.fs.isdir(p) and any(os.path.basename(q).startswith("part-") for q in store.fs.ls(p, detail=False))
-        ]
-        if found:
-            print(f"tuner: {args.url} holds the results of several searches; pick one: "
-                  + ", ".join(f"{args.url.rstrip('/')}/{name}" for name in sorted(found)), file=sys.stderr)
-            return 2
-    df = read_results(args.url)
-    if df.empty:
-        print(f"tuner: no results at {args.url}", file=sys.stderr)
-        return 1
+    df = _read(args.url)
     if args.json:
-        print(json.dumps(summary(df, args.top), default=_json_default, indent=2))
+        print(json.dumps(summary(df, args.top, args.metric), default=_json_default, indent=2))
         return 0
-    metric = str(df["metric"].iloc[0])
-    print(f"{len(df)} trials, {int((df['status'] == 'failed').sum())} failed, metric {metric}")
-    _print_table(best_trials(df, args.top), f"top {args.top}", metric)
-    _print_table(best_per_model(df), "best per model", metric)
+    rows, metric = select_metric(df, args.metric)
+    c = counts(rows)
+    configs = f" ({_plural(c.configurations, 'configuration')})" if c.configurations != c.trials else ""
+    print(f"{_plural(c.trials, 'trial')}{configs}, {c.ok:,} ok, {c.failed:,} failed, metric {metric}")
+    _print_failures(rows, top=10)
+    if c.ok == 0:
+        _err("no trial succeeded")
+        return 1
+    _print_table(best_trials(rows, args.top, metric), f"top {args.top}", metric)
+    _print_table(best_per_model(rows, metric), "best per model", metric)
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     search = _load_search(args.config)
     plan = search.plan(with_store=False)
-    if "brackets" in plan:  # successive halving, Hyperband, ASHA
-        rungs = sum(r["n_configs"] for b in plan["brackets"] for r in b["rungs"])
-        print(f"ok: '{search.config.name}' is valid: {plan['strategy']}, {len(plan['brackets'])} bracket(s), "
-              f"at most {rungs} rung evaluations, {plan['total_resources']} rounds per fold")
+    if plan.budgeted:
+        print(f"ok: '{plan.name}' is valid: {plan.strategy}, {_plural(len(plan.brackets or []), 'bracket')}, "
+              f"at most {_plural(plan.total_trials, 'rung trial')}, {plan.continued_resources:,} rounds per fold")
     else:
-        print(f"ok: '{search.config.name}' is valid: {plan['total_trials']} trials, {plan['total_fits']} fits")
+        print(f"ok: '{plan.name}' is valid: {_plural(plan.total_trials, 'trial')}, {_plural(plan.total_fits, 'fit')}")
     return 0
 
 
@@ -127,20 +215,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     search = _load_search(args.config)
     plan = search.plan()
     if args.json:
-        print(json.dumps(plan, indent=2))
-        return 0
-    print(f"search '{plan['name']}': strategy {plan['strategy']}, engine {plan['engine']}, {plan['folds']}-fold CV")
-    print(f"results: {plan['results']}")
-    for model, m in plan["models"].items():
-        print(f"  {model:<50} {m['trials']:>7} trials {m['fits']:>8} fits  ({m['finished']} finished)")
-    print(f"total: {plan['total_trials']} trials, {plan['total_fits']} fits, {plan['to_run']} to run")
+        print(json.dumps(plan.as_dict(), indent=2))
+    else:
+        print("\n".join(plan.lines()))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from tuner.report import write_report
 
-    path = write_report(args.url, args.output)
+    _read(args.url)  # the same checks and messages as `tuner results`
+    path = write_report(args.url, args.output, metric=args.metric)
     print(f"tuner: report written to {path}")
     return 0
 
@@ -153,9 +238,25 @@ def cmd_cluster_spec(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an integer >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"got {value}; allowed: an integer >= 1")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line and exit 2, as for every other bad input
+        self.exit(2, f"tuner: error: {message} (see tuner {self.prog.split()[-1]} --help)\n"
+                  if " " in self.prog else f"tuner: error: {message} (see tuner --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tuner", description="Distributed hyperparameter search on Dask.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="tuner", description="Distributed hyperparameter search on Dask.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a search (default: the built-in California housing search)")
     run.add_argument("config", nargs="?", help="YAML configuration (default: built-in California housing)")
@@ -170,9 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    res = sub.add_parser("results", help="show the best trials of a results location")
+    res = sub.add_parser("results", help="show the best trials and the failures of a results location")
     res.add_argument("url", help="a search's results: results/<name> or s3://bucket/prefix/<name>")
-    res.add_argument("--top", type=int, default=10)
+    res.add_argument("--top", type=_positive, default=10, help="how many of the best trials (default 10)")
+    res.add_argument("--metric", help="the metric to rank by, where the results hold several")
     res.add_argument("--json", action="store_true", help="machine-readable output")
     res.set_defaults(func=cmd_results)
 
@@ -184,13 +286,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("config", nargs="?")
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(func=cmd_plan)
+
     rep = sub.add_parser("report", help="write a self-contained HTML report of a results location")
     rep.add_argument("url", help="a search's results: results/<name> or s3://bucket/prefix/<name>")
     rep.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
+    rep.add_argument("--metric", help="the metric to rank by, where the results hold several")
     rep.set_defaults(func=cmd_report)
 
     clu = sub.add_parser("cluster", help="Kubernetes helpers")
-    clu_sub = clu.add_subparsers(dest="cluster_command", required=True)
+    clu_sub = clu.add_subparsers(dest="cluster_command", required=True, parser_class=_Parser)
     spec = clu_sub.add_parser("spec", help="print the DaskCluster manifest that kind 'kubernetes' would create")
     spec.add_argument("config")
     spec.add_argument("--format", choices=("yaml", "json"), default="yaml")
@@ -202,9 +306,23 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, ResultsError) as exc:
-        print(f"tuner: error: {exc}", file=sys.stderr)
+    except TunerError as exc:  # bad input or an unusable location: nothing was written
+        _err(f"error: {exc}")
         return 2
+    except BrokenPipeError:
+        # the reader went away (| head): stop quietly; no flush at exit into the closed pipe
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception as exc:  # a bug, or an environment problem nobody foresaw: one line still
+        if os.environ.get("TUNER_DEBUG"):
+            raise
+        _err(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+             "(run with TUNER_DEBUG=1 for the traceback, and please report it)")
+        return 1
 
 
 if __name__ == "__main__":

@@ -10,13 +10,20 @@ Kubernetes through the dask-kubernetes operator (:mod:`tuner.kubernetes`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 
 from distributed import Client, LocalCluster
 
-from tuner.config import ClusterConfig, _cluster
+from tuner.config import ClusterConfig, parse_cluster
+from tuner.errors import ClusterError
+
+#: seconds to wait for a scheduler at an address before giving up with its address named
+CONNECT_TIMEOUT = 5
 
 
 def _dashboard_address(enabled: bool) -> str:
@@ -34,8 +41,26 @@ def as_cluster_config(cfg: ClusterConfig | dict | None) -> ClusterConfig:
     if cfg is None:
         return ClusterConfig()
     if isinstance(cfg, dict):
-        return _cluster({"cluster": cfg})
+        return parse_cluster(cfg)
     return cfg
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start worker processes that ignore SIGINT.
+
+    A LocalCluster's processes share the terminal's process group, so Ctrl-C reaches each of them
+    and every one would print its own traceback. An ignored signal stays ignored in the processes
+    started meanwhile; the driver handles Ctrl-C alone and closes them cleanly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def make_cluster(cfg: ClusterConfig | dict | None = None):
@@ -55,12 +80,16 @@ def make_cluster(cfg: ClusterConfig | dict | None = None):
         n_workers = cfg.adapt[0]
     else:
         n_workers = cfg.workers or os.cpu_count() or 1
-    cluster = LocalCluster(
-        n_workers=n_workers,
-        threads_per_worker=cfg.threads_per_worker,
-        processes=True,
-        dashboard_address=_dashboard_address(cfg.dashboard),
-    )
+    with _workers_ignore_ctrl_c():
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=cfg.threads_per_worker,
+            processes=True,
+            dashboard_address=_dashboard_address(cfg.dashboard),
+            # workers share the driver's terminal: errors only (a cancelled task at the end of a
+            # search or on Ctrl-C is no news); the dashboard shows the rest
+            silence_logs=logging.ERROR,
+        )
     if cfg.adapt is not None:
         cluster.adapt(minimum=cfg.adapt[0], maximum=cfg.adapt[1])
     return cluster
@@ -71,7 +100,14 @@ def connect(cfg: ClusterConfig | dict | None = None) -> Iterator[Client]:
     """A Client for the configuration; a cluster made here is closed on exit."""
     cfg = as_cluster_config(cfg)
     if cfg.kind == "address":
-        with Client(cfg.address) as client:
+        try:
+            client = Client(cfg.address, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(
+                f"no Dask scheduler answered at {cfg.address} within {CONNECT_TIMEOUT} s ({type(exc).__name__}); "
+                "check the address and that the scheduler is running and reachable"
+            ) from None
+        with client:
             yield client
         return
     with make_cluster(cfg) as cluster, Client(cluster) as client:

@@ -34,16 +34,28 @@ from tuner.data import (
     infer_task,
     read_target,
 )
+from tuner.engine import ENGINES as ENGINE_REGISTRY
 from tuner.errors import ConfigError
 from tuner.metrics import DEFAULT_METRIC, METRICS
-from tuner.models import ModelAdapter, get_adapter
+from tuner.models import BUILTIN, ModelAdapter, get_adapter
 from tuner.models.sklearn import SklearnAdapter
 from tuner.space import ParamSpace
+from tuner.strategies import STRATEGIES as STRATEGY_REGISTRY
+from tuner.validation import adapt_bounds, boolean, check_keys, choice, integer, section
 
 TOP_KEYS = ("name", "data", "task", "cv", "metric", "seed", "search", "models", "cluster", "results")
-STRATEGIES = ("grid", "random", "successive_halving", "hyperband", "asha")
-BUDGETED = ("successive_halving", "hyperband", "asha")
-ENGINES = ("tuner", "dask-ml")
+#: the names ``search.strategy`` and ``search.engine`` accept come from the registries
+STRATEGIES = tuple(STRATEGY_REGISTRY)
+BUDGETED = tuple(name for name, cls in STRATEGY_REGISTRY.items() if cls.budgeted)
+ENGINES = tuple(ENGINE_REGISTRY)
+DATA_KEYS = ("dataset", "path", "target", "sample", "seed", "n_samples", "n_features", "n_classes")
+CV_KEYS = ("folds", "shuffle", "seed")
+BUDGET_KEYS = ("resource", "min_resource", "max_resource", "eta")
+SEARCH_KEYS = ("strategy", "n_trials", "seed", "engine", "grid_resolution", "window", "max_attempts", *BUDGET_KEYS)
+CLUSTER_KEYS = ("kind", "workers", "threads_per_worker", "address", "dashboard", "adapt")
+#: a section's key -> its section, for the hint when one is written at the top level
+SECTION_OF = {key: section for section, keys in (("cluster", CLUSTER_KEYS), ("search", SEARCH_KEYS), ("cv", CV_KEYS),
+                                                 ("data", DATA_KEYS)) for key in keys}
 MAX_SEED = 2**32 - 1  #: scikit-learn's random_state (and numpy's legacy seeding) takes no more
 MAX_GRID_RESOLUTION = 10_000  #: points per distribution in a grid: more is an axis of its own
 CLUSTER_KINDS = ("local", "address", "kubernetes")
@@ -136,48 +148,7 @@ class Config:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _check_keys(section: dict, allowed: tuple[str, ...], prefix: str) -> None:
-    for key in section:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else None
-            raise ConfigError(f"{prefix}{key}", key, "one of " + ", ".join(allowed), hint)
-
-
-def _section(raw: dict, key: str) -> dict:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(key, value, "a mapping")
-    return value
-
-
-def _int(value: Any, key: str, minimum: int | None = None, maximum: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or (minimum is not None and value < minimum)
-        or (maximum is not None and value > maximum)
-    ):
-        bounds = ([f">= {minimum}"] if minimum is not None else []) + ([f"<= {maximum}"] if maximum is not None else [])
-        raise ConfigError(key, value, " and ".join(["an integer " + bounds[0], *bounds[1:]]) if bounds else "an integer")
-    return value
-
-
-def _bool(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(key, value, "true or false")
-    return value
-
-
-def _choice(value: Any, allowed: tuple[str, ...], key: str) -> str:
-    if value not in allowed:
-        close = difflib.get_close_matches(str(value), allowed, n=1)
-        raise ConfigError(key, value, "one of " + ", ".join(allowed), f"did you mean '{close[0]}'?" if close else None)
-    return value
+# The generic checks (check_keys, section, integer, boolean, choice) live in tuner.validation.
 
 
 def _check_results(value: Any, key: str) -> str:
@@ -191,26 +162,44 @@ def _check_results(value: Any, key: str) -> str:
     return value
 
 
+def _is_name(name: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 200
+        and name[0] not in "._-"
+        and all(ch.isascii() and (ch.isalnum() or ch in "-_.") for ch in name)
+    )
+
+
+def check_name(name: Any) -> str:
+    """A search's name is one path segment under ``results``: a run writes only below
+    ``<results>/<name>/`` (no separators, no ``..``, not hidden: no leading ``.``, ``_`` or ``-``)."""
+    if not _is_name(name):
+        raise ConfigError("name", name, "one folder name of letters, digits, '-', '_' and '.', starting with a "
+                          "letter or digit (no '/', no '..'), e.g. california-gbdt")
+    return name
+
+
 # -- sections --------------------------------------------------------------------------------
 
 
 def _data(raw: dict, base_dir: Path | None) -> DataSpec:
-    data = _section(raw, "data")
+    data = section(raw, "data")
     if not data:
         raise ConfigError("data", raw.get("data"), "a mapping with 'dataset' (a built-in) or 'path' and 'target'")
-    _check_keys(data, ("dataset", "path", "target", "sample", "seed", "n_samples", "n_features", "n_classes"), "data.")
+    check_keys(data, DATA_KEYS, "data.")
     if ("dataset" in data) == ("path" in data):
         raise ConfigError("data", data, "exactly one of 'dataset' or 'path'")
-    sample = None if data.get("sample") is None else _int(data["sample"], "data.sample", 10)
+    sample = None if data.get("sample") is None else integer(data["sample"], "data.sample", 10)
     kwargs = {
         "sample": sample,
-        "seed": _int(data.get("seed", 0), "data.seed", 0, MAX_SEED),
-        "n_samples": _int(data.get("n_samples", 2000), "data.n_samples", 20),
-        "n_features": _int(data.get("n_features", 10), "data.n_features", 1),
-        "n_classes": _int(data.get("n_classes", 2), "data.n_classes", 2),
+        "seed": integer(data.get("seed", 0), "data.seed", 0, MAX_SEED),
+        "n_samples": integer(data.get("n_samples", 2000), "data.n_samples", 20),
+        "n_features": integer(data.get("n_features", 10), "data.n_features", 1),
+        "n_classes": integer(data.get("n_classes", 2), "data.n_classes", 2),
     }
     if "dataset" in data:
-        _choice(data["dataset"], BUILTIN_DATASETS, "data.dataset")
+        choice(data["dataset"], BUILTIN_DATASETS, "data.dataset")
         if "target" in data:
             raise ConfigError("data.target", data["target"], "no target with a built-in dataset (only with 'path')")
         return DataSpec(dataset=data["dataset"], **kwargs)
@@ -252,7 +241,7 @@ def _target(data: DataSpec):
 
 def _task(raw: dict, data: DataSpec, folds: int) -> str:
     """The task (given, or inferred from the target), once the data can be split into ``folds``."""
-    task = None if raw.get("task") is None else _choice(raw["task"], ("regression", "classification"), "task")
+    task = None if raw.get("task") is None else choice(raw["task"], ("regression", "classification"), "task")
     if data.path is None:
         task = task or BUILTIN_TASKS.get(data.dataset, "regression")
         rows = data.n_samples if data.dataset == "synthetic" else BUILTIN_ROWS[data.dataset]
@@ -273,28 +262,25 @@ def _task(raw: dict, data: DataSpec, folds: int) -> str:
 
 
 def _cv(raw: dict) -> CVConfig:
-    cv = _section(raw, "cv")
-    _check_keys(cv, ("folds", "shuffle", "seed"), "cv.")
+    cv = section(raw, "cv")
+    check_keys(cv, CV_KEYS, "cv.")
     return CVConfig(
-        folds=_int(cv.get("folds", 3), "cv.folds", 2),
-        shuffle=_bool(cv.get("shuffle", False), "cv.shuffle"),
-        seed=_int(cv.get("seed", 0), "cv.seed", 0, MAX_SEED),
+        folds=integer(cv.get("folds", 3), "cv.folds", 2),
+        shuffle=boolean(cv.get("shuffle", False), "cv.shuffle"),
+        seed=integer(cv.get("seed", 0), "cv.seed", 0, MAX_SEED),
     )
 
 
 def _search(raw: dict) -> SearchConfig:
-    s = _section(raw, "search")
-    budget_keys = ("resource", "min_resource", "max_resource", "eta")
-    _check_keys(
-        s, ("strategy", "n_trials", "seed", "engine", "grid_resolution", "window", "max_attempts", *budget_keys), "search."
-    )
-    strategy = _choice(s.get("strategy", "grid"), STRATEGIES, "search.strategy")
+    s = section(raw, "search")
+    check_keys(s, SEARCH_KEYS, "search.")
+    strategy = choice(s.get("strategy", "grid"), STRATEGIES, "search.strategy")
     n_trials = s.get("n_trials")
     budget: dict = {}
     if strategy in BUDGETED:
-        budget["eta"] = _int(s.get("eta", 3), "search.eta", 2)
-        budget["min_resource"] = _int(s.get("min_resource", 10), "search.min_resource", 1)
-        budget["max_resource"] = _int(s.get("max_resource", 270), "search.max_resource", 1)
+        budget["eta"] = integer(s.get("eta", 3), "search.eta", 2)
+        budget["min_resource"] = integer(s.get("min_resource", 10), "search.min_resource", 1)
+        budget["max_resource"] = integer(s.get("max_resource", 270), "search.max_resource", 1)
         if budget["max_resource"] < budget["min_resource"] * budget["eta"]:
             raise ConfigError(
                 "search.max_resource", budget["max_resource"],
@@ -307,11 +293,11 @@ def _search(raw: dict) -> SearchConfig:
         if s.get("engine", "tuner") != "tuner":
             raise ConfigError("search.engine", s.get("engine"), f"'tuner' with strategy '{strategy}'")
     else:
-        for key in budget_keys:
+        for key in BUDGET_KEYS:
             if key in s:
                 raise ConfigError(f"search.{key}", s[key], "only with strategy " + ", ".join(BUDGETED))
     if strategy in ("random", "successive_halving", "asha"):
-        n_trials = _int(10 if n_trials is None else n_trials, "search.n_trials", 1)
+        n_trials = integer(10 if n_trials is None else n_trials, "search.n_trials", 1)
     elif n_trials is not None:
         why = "a grid runs every point" if strategy == "grid" else "Hyperband's brackets fix the number"
         raise ConfigError("search.n_trials", n_trials, f"only with strategy random, successive_halving or asha ({why})")
@@ -320,11 +306,11 @@ def _search(raw: dict) -> SearchConfig:
         **budget,
         strategy=strategy,
         n_trials=n_trials,
-        seed=_int(s.get("seed", 0), "search.seed", 0),
-        engine=_choice(s.get("engine", "tuner"), ENGINES, "search.engine"),
-        grid_resolution=_int(s.get("grid_resolution", 3), "search.grid_resolution", 2, MAX_GRID_RESOLUTION),
-        window=None if window is None else _int(window, "search.window", 1),
-        max_attempts=_int(s.get("max_attempts", 3), "search.max_attempts", 1),
+        seed=integer(s.get("seed", 0), "search.seed", 0),
+        engine=choice(s.get("engine", "tuner"), ENGINES, "search.engine"),
+        grid_resolution=integer(s.get("grid_resolution", 3), "search.grid_resolution", 2, MAX_GRID_RESOLUTION),
+        window=None if window is None else integer(window, "search.window", 1),
+        max_attempts=integer(s.get("max_attempts", 3), "search.max_attempts", 1),
     )
 
 
@@ -354,8 +340,13 @@ def _models(raw: dict, task: str) -> tuple[ModelConfig, ...]:
     out = []
     for name, spec in models.items():
         key = f"models.{name}"
+        allowed = ", ".join(BUILTIN) + ", or the dotted path of an estimator class"
         if not all(part.isidentifier() for part in str(name).split(".")):
-            raise ConfigError(key, name, "xgboost, lightgbm, catboost, or the dotted path of an estimator class")
+            raise ConfigError(key, name, allowed)
+        if "." not in str(name) and str(name) not in BUILTIN:  # a library's name, misspelt
+            close = difflib.get_close_matches(str(name), list(BUILTIN), n=1)
+            raise ConfigError(key, name, allowed, f"did you mean '{close[0]}'?" if close else
+                              "a class is named by its module too, e.g. sklearn.ensemble.RandomForestRegressor")
         try:
             adapter = get_adapter(str(name), key)
         except TypeError as exc:  # a class that cannot be built without arguments, e.g. a Pipeline
@@ -370,15 +361,15 @@ def _models(raw: dict, task: str) -> tuple[ModelConfig, ...]:
 
 
 def _cluster(raw: dict) -> ClusterConfig:
-    c = _section(raw, "cluster")
+    c = section(raw, "cluster")
     if c.get("kind") == "kubernetes":
-        from tuner.kubernetes import parse_kubernetes_section
+        from tuner.kubernetes.spec import parse_kubernetes_section
 
-        spec = parse_kubernetes_section(c)  # validates every key of the section
+        spec = parse_kubernetes_section(c)  # validates every key of the section, adapt included
         adapt = (spec.adapt.minimum, spec.adapt.maximum) if spec.adapt is not None else None
         return ClusterConfig(kind="kubernetes", workers=spec.workers, kubernetes=spec, adapt=adapt)
-    _check_keys(c, ("kind", "workers", "threads_per_worker", "address", "dashboard", "adapt"), "cluster.")
-    kind = _choice(c.get("kind", "local"), CLUSTER_KINDS, "cluster.kind")
+    check_keys(c, CLUSTER_KEYS, "cluster.")
+    kind = choice(c.get("kind", "local"), CLUSTER_KINDS, "cluster.kind")
     address = c.get("address")
     if kind == "address" and (not isinstance(address, str) or "://" not in address):
         raise ConfigError("cluster.address", address, "a scheduler address such as tcp://host:8786")
@@ -387,19 +378,41 @@ def _cluster(raw: dict) -> ClusterConfig:
     if adapt is not None:
         if kind != "local":
             raise ConfigError("cluster.adapt", adapt, "only with kind 'local' or 'kubernetes' (an address has its own)")
-        if not isinstance(adapt, dict) or set(adapt) != {"minimum", "maximum"}:
-            raise ConfigError("cluster.adapt", adapt, "a mapping {minimum: N, maximum: M}")
-        lo = _int(adapt["minimum"], "cluster.adapt.minimum", 0)
-        hi = _int(adapt["maximum"], "cluster.adapt.maximum", max(1, lo))
-        adapt = (lo, hi)
+        adapt = adapt_bounds(adapt, "cluster.adapt")  # the same check as kind 'kubernetes'
     return ClusterConfig(
         adapt=adapt,
         kind=kind,
-        workers=None if workers is None else _int(workers, "cluster.workers", 1),
-        threads_per_worker=_int(c.get("threads_per_worker", 1), "cluster.threads_per_worker", 1),
+        workers=None if workers is None else integer(workers, "cluster.workers", 1),
+        threads_per_worker=integer(c.get("threads_per_worker", 1), "cluster.threads_per_worker", 1),
         address=address,
-        dashboard=_bool(c.get("dashboard", True), "cluster.dashboard"),
+        dashboard=boolean(c.get("dashboard", True), "cluster.dashboard"),
     )
+
+
+def parse_cluster(cluster: dict | None) -> ClusterConfig:
+    """Validate a ``cluster`` section on its own (what ``cluster:`` holds in a configuration).
+
+    Parameters
+    ----------
+    cluster : dict or None
+        ``{"kind": "local", "workers": 2}``, ``{"kind": "address", "address": "tcp://..."}`` or a
+        section of kind ``kubernetes``; None is a default local cluster.
+
+    Returns
+    -------
+    ClusterConfig
+
+    Raises
+    ------
+    tuner.errors.ConfigError
+        Naming the dotted key (``cluster.workers``), the value and what is allowed.
+
+    Examples
+    --------
+    >>> parse_cluster({"kind": "local", "workers": 2, "adapt": {"minimum": 1, "maximum": 4}}).adapt
+    (1, 4)
+    """
+    return _cluster({"cluster": cluster})
 
 
 def load_config(source: str | os.PathLike | dict | Config) -> Config:
@@ -407,6 +420,7 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
     if isinstance(source, Config):
         return source
     base_dir = None
+    default_name = "search"
     if isinstance(source, dict):
         raw = source
     else:
@@ -416,6 +430,8 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
             if not path.is_file():
                 raise ConfigError("config", text, "an existing YAML file", "no such file")
             base_dir = path.resolve().parent
+            if _is_name(path.stem):  # configs without a name do not share one results folder
+                default_name = path.stem
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
@@ -428,15 +444,17 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
             raise ConfigError("config", str(source)[:80], "valid YAML", "nested too deeply") from None
     if not isinstance(raw, dict):
         raise ConfigError("config", raw, "a mapping at the top level")
-    _check_keys(raw, TOP_KEYS, "")
-    name = raw.get("name", "search")
-    if not isinstance(name, str) or not name or not all(ch.isalnum() or ch in "-_." for ch in name):
-        raise ConfigError("name", name, "a non-empty name of letters, digits, '-', '_' or '.'")
+    for key in raw:  # a section's key written at the top level: name its place
+        if key not in TOP_KEYS and key in SECTION_OF:
+            raise ConfigError(str(key), raw[key], "a top-level key: " + ", ".join(TOP_KEYS),
+                              f"did you mean '{SECTION_OF[key]}.{key}'?")
+    check_keys(raw, TOP_KEYS, "")
+    name = check_name(raw["name"]) if "name" in raw else default_name
     data = _data(raw, base_dir)
     cv = _cv(raw)
     task = _task(raw, data, cv.folds)
     metric = raw.get("metric", DEFAULT_METRIC[task])
-    _choice(metric, tuple(METRICS), "metric")
+    choice(metric, tuple(METRICS), "metric")
     if METRICS[metric].task != task:
         allowed = [m for m, v in METRICS.items() if v.task == task]
         raise ConfigError("metric", metric, f"a {task} metric: " + ", ".join(allowed))
@@ -451,7 +469,7 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
         task=task,
         cv=cv,
         metric=metric,
-        seed=_int(raw.get("seed", 0), "seed", 0, MAX_SEED),
+        seed=integer(raw.get("seed", 0), "seed", 0, MAX_SEED),
         search=search,
         models=models,
         cluster=_cluster(raw),

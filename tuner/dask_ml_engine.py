@@ -1,73 +1,91 @@
 """``search.engine: dask-ml``: grid and random search through dask-ml's ``GridSearchCV``.
 
-dask-ml builds one task graph for the whole search and caches shared steps of scikit-learn
+dask-ml builds one task graph per batch of candidates and caches shared steps of scikit-learn
 pipelines. The candidates are exactly the trials tuner's strategy proposes (for random search the
-points tuner drew, given to dask-ml as one-point grids), so trial ids, resume and the Parquet layout
-are the same as with tuner's own engine. Results are written when the search finishes.
+points tuner drew, given to dask-ml as one-point grids), so trial ids, resume, records and the
+Parquet layout are the same as with tuner's own engine. Candidates go to dask-ml in batches of a
+few per worker thread, so that results land (and progress moves) while the search runs.
+
+dask-ml reports a failed fit only as a missing score; such a trial is evaluated once more by
+tuner's own worker function, so that its record carries the library's real error message.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
-from distributed import Client
 
-from tuner.data import load
-from tuner.evaluate import Problem, _now
+from tuner.engine import SearchEngine
+from tuner.evaluate import evaluate_batch
 from tuner.metrics import get_metric, scorer_for
 from tuner.models import get_adapter
-from tuner.store import ResultStore
-from tuner.trial import Trial, canonical_params
+from tuner.record import TrialRecord, now
+from tuner.strategies.base import Strategy
+from tuner.trial import Trial
 
 
-def run_dask_ml(client: Client, problem: Problem, trials: list[Trial], store: ResultStore, schema: pa.Schema, run_id: str) -> int:
-    """Run ``trials`` with dask-ml on ``client``; returns how many were dispatched."""
-    if not trials:
-        return 0
-    from dask_ml.model_selection import GridSearchCV
+class DaskMLEngine(SearchEngine):
+    """Evaluate a non-adaptive strategy's trials with ``dask_ml.model_selection.GridSearchCV``."""
 
-    X, y = load(problem.data, problem.task)
-    metric = get_metric(problem.metric)
-    scorer = scorer_for(metric, len(np.unique(y)) if problem.task == "classification" else None)
-    by_model: dict[str, list[Trial]] = {}
-    for t in trials:
-        by_model.setdefault(t.model, []).append(t)
-    for model, group in by_model.items():
-        adapter = get_adapter(model)
-        estimator = adapter.make({}, problem.task, problem.n_threads, problem.seed)
-        grid = [{k: [v] for k, v in t.params.items()} for t in group]
-        started = _now()
-        search = GridSearchCV(
-            estimator, grid, scoring=scorer, cv=problem.splitter(), refit=False, error_score=np.nan, scheduler=client
-        )
-        search.fit(X, y)
-        cv = search.cv_results_
-        finished = _now()
-        records = []
-        for i, t in enumerate(group):
-            splits = [metric.sign * float(cv[f"split{j}_test_score"][i]) for j in range(problem.cv.folds)]
-            ok = bool(np.all(np.isfinite(splits)))
-            est = adapter.make(t.params, problem.task, problem.n_threads, problem.seed)
-            record = {
-                "run_id": run_id,
-                "trial_id": t.trial_id,
-                "model": model,
-                "params": canonical_params(t.params),
-                **{f"param_{k}": v for k, v in t.params.items()},
-                "metric": problem.metric,
-                "status": "ok" if ok else "failed",
-                "error": None if ok else "dask-ml reported a non-finite score (the fit raised or diverged)",
-                "n_resources": adapter.n_resources(est),
-                "fit_time": float(cv["mean_fit_time"][i]) * problem.cv.folds,
-                "score_time": float(cv["mean_score_time"][i]) * problem.cv.folds,
-                "worker": "dask-ml",
-                "started_at": started,
-                "finished_at": finished,
-            }
-            if ok:
-                record["mean_test_score"] = float(np.mean(splits))
-                record["std_test_score"] = float(np.std(splits))
-                record.update({f"split{j}_test_score": s for j, s in enumerate(splits)})
-            records.append(record)
-        store.write(records, schema)
-    return len(trials)
+    #: candidates per dask-ml search, per worker thread
+    PER_THREAD = 4
+
+    def run(self, strategy: Strategy, finished: dict[str, TrialRecord] | None = None) -> None:
+        if strategy.adaptive:
+            raise ValueError("the dask-ml engine runs grid and random search only")
+        trials = self.fresh(strategy, strategy.trials(), finished or {})
+        if not trials:
+            return
+        from dask_ml.model_selection import GridSearchCV
+
+        X, y, _ = self.problem.load()
+        metric = get_metric(self.problem.metric)
+        scorer = scorer_for(metric, len(np.unique(y)) if self.problem.task == "classification" else None)
+        threads = max(1, sum(self.client.nthreads().values()))
+        by_model: dict[str, list[Trial]] = {}
+        for t in trials:
+            by_model.setdefault(t.model, []).append(t)
+        try:
+            for model, group in by_model.items():
+                adapter = get_adapter(model)
+                size = self.PER_THREAD * threads
+                for start in range(0, len(group), size):
+                    batch = group[start:start + size]
+                    self.stats.submitted_tasks += 1
+                    self.stats.submitted_trials += len(batch)
+                    estimator = adapter.make({}, self.problem.task, self.problem.n_threads, self.problem.seed)
+                    started = now()
+                    search = GridSearchCV(
+                        estimator, [{k: [v] for k, v in t.params.items()} for t in batch], scoring=scorer,
+                        cv=self.problem.splitter(), refit=False, error_score=np.nan, scheduler=self.client,
+                    )
+                    search.fit(X, y)
+                    records = self._records(batch, search.cv_results_, started)
+                    strategy.tell(self.recorder.add(records))
+                    self.flush()
+        finally:
+            self.flush()
+
+    def _records(self, batch: list[Trial], cv: dict, started) -> list[TrialRecord]:
+        folds = self.problem.cv.folds
+        metric = get_metric(self.problem.metric)
+        finished = now()
+        records: list[TrialRecord] = []
+        for i, t in enumerate(batch):
+            scores = [metric.sign * float(cv[f"split{j}_test_score"][i]) for j in range(folds)]
+            adapter = get_adapter(t.model)
+            common = dict(
+                n_resources=adapter.n_resources(adapter.make(t.params, self.problem.task)),
+                fit_time=float(cv["mean_fit_time"][i]) * folds,
+                score_time=float(cv["mean_score_time"][i]) * folds,
+                worker="dask-ml", started_at=started, finished_at=finished,
+            )
+            if np.all(np.isfinite(scores)):
+                records.append(TrialRecord.ok(t, self.problem.metric, scores, **common))
+                continue
+            # dask-ml keeps only NaN: evaluate the trial once more to record the real error
+            again = self.client.submit(evaluate_batch, self.problem, [t], pure=False).result()[0]
+            error = again.error if not again.is_ok else (
+                "dask-ml reported a non-finite score, but the trial succeeded when evaluated again"
+            )
+            records.append(TrialRecord.failed(t, self.problem.metric, error or "unknown error", **common))
+        return records

@@ -21,21 +21,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
-from distributed import Client, as_completed
+from distributed import Client, Future, as_completed
 from distributed.scheduler import KilledWorker
 
-from tuner.evaluate import Problem, combine_folds, evaluate_batch, evaluate_fold
+from tuner.evaluate import FoldResult, Problem, combine_folds, evaluate_batch, evaluate_fold, share_key
 from tuner.models import get_adapter
+from tuner.record import TrialRecord
 from tuner.store import ResultStore
-from tuner.trial import Trial, TrialStatus
+from tuner.strategies.base import Strategy
+from tuner.trial import Trial
 
 logger = logging.getLogger(__name__)
 
 TASK_PREFIX = "tuner-trials"
+
+Unit = list[Trial]  #: trials evaluated together: one trial, or trials sharing one fit
 
 
 @dataclass
@@ -57,8 +63,308 @@ def default_window(client: Client) -> int:
     return max(8, 4 * threads)
 
 
-class Engine:
-    """Evaluate trials on ``client``; every finished record goes to ``store`` with ``run_id``."""
+# -- the parts both engines share -----------------------------------------------------------------
+
+
+class Recorder:
+    """Where finished records go: stamped with the run id, counted, shown, and written to the
+    store at least every ``flush_seconds`` as one atomic part file (always on :meth:`flush`)."""
+
+    def __init__(
+        self,
+        store: ResultStore,
+        schema: pa.Schema,
+        run_id: str,
+        stats: EngineStats,
+        *,
+        flush_seconds: float = 1.0,
+        before_write: Callable[[], None] | None = None,
+    ):
+        self.store, self.schema, self.run_id, self.stats = store, schema, run_id, stats
+        self.flush_seconds = flush_seconds
+        self.before_write = before_write
+        self.on_record: Callable[[TrialRecord], None] | None = None
+        self._buffer: list[TrialRecord] = []
+        self._last_flush = time.monotonic()
+
+    def add(self, records: Iterable[TrialRecord]) -> list[TrialRecord]:
+        stamped = [r.with_run(self.run_id) for r in records]
+        for r in stamped:
+            self.stats.finished += 1
+            self.stats.failed += not r.is_ok
+            if self.on_record is not None:
+                self.on_record(r)
+        self._buffer.extend(stamped)
+        if time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+        return stamped
+
+    def flush(self) -> None:
+        if self._buffer:
+            if self.before_write is not None:
+                self.before_write()  # e.g. stop if another driver took the results over
+            self.store.write([r.as_row() for r in self._buffer], self.schema)
+            self._buffer = []
+        self._last_flush = time.monotonic()
+
+
+class SearchEngine(ABC):
+    """The contract of an engine: drive a strategy to the end on a Dask client.
+
+    An engine evaluates what :meth:`Strategy.ask` proposes, tells the strategy every
+    :class:`~tuner.record.TrialRecord` (failures carry the library's own error), and hands each
+    record to its :class:`Recorder` (store, lease check, progress). Trials already in
+    ``finished`` (trial id -> record of an earlier run) are told without being evaluated: that is
+    how a search resumes.
+    """
+
+    def __init__(self, client: Client, problem: Problem, store: ResultStore, schema: pa.Schema, run_id: str, *,
+                 window: int | None = None, max_attempts: int = 3, flush_seconds: float = 1.0,
+                 before_write: Callable[[], None] | None = None,
+                 on_record: Callable[[TrialRecord], None] | None = None,
+                 on_reused: Callable[[TrialRecord], None] | None = None):
+        self.client, self.problem = client, problem
+        self.window = window or default_window(client)  #: tasks in flight at most
+        self.max_attempts = max_attempts  #: times a task is run when its worker dies
+        self.stats = EngineStats()
+        self.recorder = Recorder(store, schema, run_id, self.stats, flush_seconds=flush_seconds,
+                                 before_write=before_write)
+        self.on_record = on_record
+        self.on_reused = on_reused
+
+    @property
+    def on_record(self) -> Callable[[TrialRecord], None] | None:
+        return self.recorder.on_record
+
+    @on_record.setter
+    def on_record(self, fn: Callable[[TrialRecord], None] | None) -> None:
+        self.recorder.on_record = fn
+
+    def flush(self) -> None:
+        self.recorder.flush()
+
+    def fresh(self, strategy: Strategy, trials: list[Trial], finished: dict[str, TrialRecord]) -> list[Trial]:
+        """The asked trials that must run; the others finished in an earlier run and are told now."""
+        todo = []
+        for t in trials:
+            self.stats.trial_ids.add(t.trial_id)
+            record = finished.get(t.trial_id)
+            if record is None:
+                todo.append(t)
+                continue
+            strategy.tell([record])
+            if self.on_reused is not None:
+                self.on_reused(record)
+        return todo
+
+    def failed_records(self, trials: list[Trial], error: str) -> list[TrialRecord]:
+        """Records for trials whose task could not run at all (no worker ran them to the end)."""
+        return [TrialRecord.failed(t, self.problem.metric, error) for t in trials]
+
+    @abstractmethod
+    def run(self, strategy: Strategy, finished: dict[str, TrialRecord] | None = None) -> None:
+        """Evaluate everything ``strategy`` asks for, until it asks for nothing more."""
+
+
+#: ``search.engine`` names -> "module:class"; imported when chosen (dask-ml only loads for its engine)
+ENGINES = {"tuner": "tuner.engine:Engine", "dask-ml": "tuner.dask_ml_engine:DaskMLEngine"}
+
+
+def get_engine(name: str) -> type[SearchEngine]:
+    import importlib
+
+    module, _, cls = ENGINES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+# -- tuner's own engine: its named parts ------------------------------------------------------------
+
+
+@dataclass
+class Task:
+    """One Dask task in flight: a batch of units (``fold`` None) or one CV fold of one unit."""
+
+    future: Future
+    trials: list[Trial]
+    attempt: int = 0
+    units: int = 1
+    fold: int | None = None
+
+
+class Window:
+    """The tasks in flight, at most ``size`` of them, finishing in any order."""
+
+    def __init__(self, size: int, stats: EngineStats):
+        self.size, self.stats = size, stats
+        self.tasks: dict[str, Task] = {}
+        self.completed = as_completed()
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    @property
+    def room(self) -> int:
+        return self.size - len(self.tasks)
+
+    def add(self, task: Task) -> None:
+        self.tasks[task.future.key] = task
+        self.completed.add(task.future)
+        self.stats.max_in_flight = max(self.stats.max_in_flight, len(self.tasks))
+
+    def next_done(self) -> Task:
+        return self.tasks.pop(next(self.completed).key)
+
+    def cancel_all(self) -> None:
+        for task in self.tasks.values():
+            task.future.cancel()
+        self.tasks.clear()
+
+
+def group_units(trials: list[Trial]) -> list[Unit]:
+    """Trials sharing a fit stay together; each group is one unit of work."""
+    groups: dict = {}
+    for t in trials:
+        key = share_key(t)
+        groups.setdefault(key if key is not None else t.trial_id, []).append(t)
+    return list(groups.values())
+
+
+def unit_cost(unit: Unit) -> float:
+    return max(get_adapter(t.model).cost(t.params) for t in unit)
+
+
+class WorkQueue:
+    """Units asked of the strategy and not submitted yet.
+
+    A group of trials sharing one fit is never split across two asks (the next ask may bring more
+    round counts of it: the last group is held back until the strategy is exhausted).
+    Non-adaptive strategies are asked ahead (``lookahead`` times what fits), so that the costliest
+    fits start first (longest processing time first: no worker idles at the end on a big fit).
+    """
+
+    LOOKAHEAD = 4
+
+    def __init__(self, strategy: Strategy, engine: SearchEngine, finished: dict[str, TrialRecord]):
+        self.strategy, self.engine, self.finished = strategy, engine, finished
+        self.adaptive = strategy.adaptive
+        self.total = strategy.total()
+        self.asked = 0
+        self.units: list[Unit] = []
+        self._held: list[Trial] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.units)
+
+    def refill(self, want: int) -> bool:
+        """Ask the strategy for about ``want`` trials; False when it has none to give now."""
+        if not self.adaptive:
+            want *= self.LOOKAHEAD
+        asked = self.strategy.ask(want)
+        self.asked += len(asked)
+        exhausted = len(asked) < want
+        trials, self._held = self._held + asked, []
+        if not trials:
+            return False
+        self.units = group_units(self.engine.fresh(self.strategy, trials, self.finished))
+        if not exhausted and self.units and share_key(self.units[-1][0]) is not None:
+            self._held = self.units.pop()  # the strategy may have more rounds of this fit
+        if not self.adaptive:
+            self.units.sort(key=unit_cost, reverse=True)
+        return True
+
+    def take(self, n: int) -> list[Unit]:
+        chunk, self.units = self.units[:n], self.units[n:]
+        return chunk
+
+    def put_back(self, unit: Unit) -> None:
+        self.units.insert(0, unit)
+
+    @property
+    def units_left(self) -> int:
+        """At most this many units are still to be submitted."""
+        return len(self.units) + max(0, self.total - self.asked)
+
+
+class BatchSizer:
+    """How much work goes into one task: batches sized from measured seconds per unit so a task
+    lasts about ``target_task_seconds``, and whether a unit is split into one task per fold."""
+
+    def __init__(self, client: Client, folds: int, window: int, *, batch_size: int | None = None,
+                 target_task_seconds: float = 0.5, split_folds: bool | None = None):
+        self.client, self.folds, self.window = client, folds, window
+        self.fixed = batch_size
+        self.batch_size = batch_size or 1
+        self.target_task_seconds = target_task_seconds
+        self.split_folds = split_folds  #: None: where it keeps slots busy (see :meth:`split`)
+        self.unit_seconds: float | None = None  #: measured seconds per unit of work (EWMA)
+        self._slots, self._slots_at = 1, -1e9
+
+    def slots(self) -> int:
+        """Worker threads in the cluster, asked of the scheduler at most every 5 seconds."""
+        now = time.monotonic()
+        if now - self._slots_at > 5:
+            try:
+                self._slots = max(1, sum(self.client.nthreads().values()))
+            except Exception:  # scheduler busy or gone: keep the last answer
+                pass
+            self._slots_at = now
+        return self._slots
+
+    def observe(self, units: float, seconds: float, remaining: int) -> None:
+        """Re-estimate seconds per unit from a finished task and size the next batches."""
+        if self.fixed is not None or units == 0:
+            return
+        seconds = seconds / units
+        self.unit_seconds = seconds if self.unit_seconds is None else 0.7 * self.unit_seconds + 0.3 * seconds
+        wanted = max(1, round(self.target_task_seconds / max(self.unit_seconds, 1e-6)))
+        # leave at least two tasks per worker slot for the rest of the search
+        self.batch_size = int(max(1, min(wanted, 1000, remaining // (2 * self.slots()))))
+
+    def split(self, unit: Unit, units_left: int) -> bool:
+        """Whether a unit of work goes out as one task per CV fold: only where whole units would
+        leave worker slots idle (fewer units left than twice the slots: a small grid on a large
+        cluster, the end of a search), and only for long units (or nothing measured yet); each
+        task costs a round trip to the scheduler. Budgeted trials continue from checkpoints of
+        all folds, so they stay whole."""
+        if not (1 < self.folds <= self.window and unit[0].resource is None):
+            return False
+        if self.split_folds is not None:
+            return self.split_folds
+        return (
+            self.fixed is None
+            and self.batch_size == 1
+            and units_left < 2 * self.slots()
+            and (self.unit_seconds is None or self.unit_seconds >= 2 * self.target_task_seconds)
+        )
+
+
+class FoldAssembler:
+    """Units split into one task per fold: their finished folds until all are in."""
+
+    def __init__(self, folds: int):
+        self.folds = folds
+        self._parts: dict[str, dict[int, FoldResult]] = {}  # first trial id of the unit -> folds
+
+    def start(self, unit: Unit) -> None:
+        self._parts[unit[0].trial_id] = {}
+
+    def active(self, unit: Unit) -> bool:
+        return unit[0].trial_id in self._parts
+
+    def add(self, unit: Unit, part: FoldResult) -> list[FoldResult] | None:
+        """The unit's folds once all are in (then forgotten), else None."""
+        parts = self._parts[unit[0].trial_id]
+        parts[part.fold] = part
+        if len(parts) < self.folds:
+            return None
+        return list(self._parts.pop(unit[0].trial_id).values())
+
+    def discard(self, unit: Unit) -> None:
+        self._parts.pop(unit[0].trial_id, None)
+
+
+class Engine(SearchEngine):
+    """Evaluate trials on ``client`` with tuner's own tasks; every record goes to ``store``."""
 
     def __init__(
         self,
@@ -74,242 +380,104 @@ class Engine:
         split_folds: bool | None = None,
         max_attempts: int = 3,
         flush_seconds: float = 1.0,
-        on_record: Callable[[dict], None] | None = None,
-        on_reused: Callable[[dict], None] | None = None,
+        on_record: Callable[[TrialRecord], None] | None = None,
+        on_reused: Callable[[TrialRecord], None] | None = None,
         before_write: Callable[[], None] | None = None,
     ):
-        self.client = client
-        self.problem = problem
-        self.store = store
-        self.schema = schema
-        self.run_id = run_id
-        self.window = window or default_window(client)
-        self.fixed_batch = batch_size
-        self.batch_size = batch_size or 1
-        self.target_task_seconds = target_task_seconds
-        self.split_folds = split_folds  #: None: where it keeps slots busy (see _split_folds)
-        self._unit_seconds: float | None = None  # measured seconds per unit of work (EWMA)
-        self._total = 0
-        self._slots_cached, self._slots_at = 1, -1e9
-        self.max_attempts = max_attempts
-        self.flush_seconds = flush_seconds
-        self.on_record = on_record
-        self.on_reused = on_reused
-        self.before_write = before_write
-        self.stats = EngineStats()
-        self._buffer: list[dict] = []
-        self._last_flush = time.monotonic()
-        self._problem_future = None
+        super().__init__(client, problem, store, schema, run_id, window=window, max_attempts=max_attempts,
+                         flush_seconds=flush_seconds, before_write=before_write, on_record=on_record,
+                         on_reused=on_reused)
+        self.sizer = BatchSizer(client, problem.cv.folds, self.window, batch_size=batch_size,
+                                target_task_seconds=target_task_seconds, split_folds=split_folds)
 
-    # -- store -------------------------------------------------------------------------------
-    def _add(self, records: list[dict]) -> None:
-        for r in records:
-            r["run_id"] = self.run_id
-            self.stats.finished += 1
-            self.stats.failed += r["status"] == TrialStatus.FAILED.value
-            if self.on_record is not None:
-                self.on_record(r)
-        self._buffer.extend(records)
-        if time.monotonic() - self._last_flush >= self.flush_seconds:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._buffer:
-            if self.before_write is not None:
-                self.before_write()  # e.g. stop if another driver took the results over
-            self.store.write(self._buffer, self.schema)
-            self._buffer = []
-        self._last_flush = time.monotonic()
-
-    # -- dispatch ----------------------------------------------------------------------------
-    def _submit(self, batch: list[Trial], attempt: int, fold: int | None = None):
+    def _submit(self, window: Window, trials: list[Trial], attempt: int = 0, units: int = 1,
+                fold: int | None = None) -> None:
         self.stats.submitted_tasks += 1
-        self.stats.submitted_trials += len(batch) if attempt == 0 and not fold else 0
+        self.stats.submitted_trials += len(trials) if attempt == 0 and not fold else 0
         if fold is None:
-            key = f"{TASK_PREFIX}-{batch[0].trial_id}-{attempt}"
-            return self.client.submit(evaluate_batch, self.problem, batch, key=key, pure=False, retries=0)
-        key = f"{TASK_PREFIX}-{batch[0].trial_id}-fold{fold}-{attempt}"
-        return self.client.submit(evaluate_fold, self.problem, batch, fold, key=key, pure=False, retries=0)
+            key = f"{TASK_PREFIX}-{trials[0].trial_id}-{attempt}"
+            future = self.client.submit(evaluate_batch, self.problem, trials, key=key, pure=False, retries=0)
+        else:
+            key = f"{TASK_PREFIX}-{trials[0].trial_id}-fold{fold}-{attempt}"
+            future = self.client.submit(evaluate_fold, self.problem, trials, fold, key=key, pure=False, retries=0)
+        window.add(Task(future, trials, attempt, units, fold))
 
-    def _split_folds(self, unit: list[Trial], units_left: int) -> bool:
-        """Whether a unit of work goes out as one task per CV fold: only where whole units would
-        leave worker slots idle (fewer units left than twice the slots: a small grid on a large
-        cluster, the end of a search), and only for long units (or nothing measured yet); each
-        task costs a round trip to the scheduler. Budgeted trials continue from checkpoints of
-        all folds, so they stay whole."""
-        if not (1 < self.problem.cv.folds <= self.window and unit[0].resource is None):
-            return False
-        if self.split_folds is not None:
-            return self.split_folds
-        return (
-            self.fixed_batch is None
-            and self.batch_size == 1
-            and units_left < 2 * self._slots()
-            and (self._unit_seconds is None or self._unit_seconds >= 2 * self.target_task_seconds)
-        )
+    def _fill(self, window: Window, queue: WorkQueue, folds: FoldAssembler) -> None:
+        """Submit work until the window is full or the strategy has nothing to give now."""
+        while window.room > 0:
+            if not queue and not queue.refill(window.room * self.sizer.batch_size):
+                return
+            if not queue:
+                continue
+            chunk = queue.take(self.sizer.batch_size)
+            if len(chunk) == 1 and self.sizer.split(chunk[0], queue.units_left + 1):
+                if window.room < self.problem.cv.folds:
+                    queue.put_back(chunk[0])  # wait for room for all its folds
+                    return
+                folds.start(chunk[0])
+                for j in range(self.problem.cv.folds):
+                    self._submit(window, chunk[0], fold=j)
+            else:
+                self._submit(window, [t for unit in chunk for t in unit], units=len(chunk))
 
-    def _slots(self) -> int:
-        """Worker threads in the cluster, asked of the scheduler at most every 5 seconds."""
-        now = time.monotonic()
-        if now - self._slots_at > 5:
-            try:
-                self._slots_cached = max(1, sum(self.client.nthreads().values()))
-            except Exception:  # scheduler busy or gone: keep the last answer
-                pass
-            self._slots_at = now
-        return self._slots_cached
-
-    def _resize(self, units: float, seconds: float) -> None:
-        """Re-estimate seconds per unit from a finished task and size the next batches."""
-        if self.fixed_batch is not None or units == 0:
-            return
-        seconds = seconds / units
-        self._unit_seconds = seconds if self._unit_seconds is None else 0.7 * self._unit_seconds + 0.3 * seconds
-        wanted = max(1, round(self.target_task_seconds / max(self._unit_seconds, 1e-6)))
-        remaining = max(0, self._total - self.stats.finished)
-        # leave at least two tasks per worker slot for the rest of the search
-        self.batch_size = int(max(1, min(wanted, 1000, remaining // (2 * self._slots()))))
-
-    def _failed_records(self, batch: list[Trial], error: str) -> list[dict]:
-        """Records for trials whose task could not run at all (no worker ran them to the end)."""
-        from tuner.evaluate import _base_record, _now
-
-        now = _now()
-        records = []
-        for t in batch:
-            r = _base_record(self.problem, t, now)
-            r.update(status=TrialStatus.FAILED.value, error=error, worker=None, finished_at=now)
-            if t.resource is not None:
-                r["n_resources"] = t.params[t.resource]
-            records.append(r)
-        return records
-
-    def run(self, strategy, finished: dict[str, dict] | None = None) -> None:
-        """Drive ``strategy`` (ask/tell) to the end, keeping up to ``window`` tasks in flight.
-
-        Trials already in ``finished`` (trial_id -> record, from earlier runs) are told to the
-        strategy at once without being dispatched: that is how a search resumes.
-        """
-        from tuner.evaluate import share_key
-
-        finished = finished or {}
-        self._total = strategy.total()
-        in_flight: dict = {}
-        folds: dict[str, dict] = {}  # first trial id of a unit split into folds -> its finished folds
-        ac = as_completed()
-
-        def submit(batch, attempt=0, units=1, fold=None):
-            fut = self._submit(batch, attempt, fold)
-            in_flight[fut.key] = (fut, batch, attempt, units, fold)
-            ac.add(fut)
-            self.stats.max_in_flight = max(self.stats.max_in_flight, len(in_flight))
-
-        def units_of(trials: list[Trial]) -> list[list[Trial]]:
-            """Trials sharing a fit stay together; each group is one unit of work."""
-            groups: dict = {}
-            for t in trials:
-                key = share_key(t)
-                groups.setdefault(key if key is not None else t.trial_id, []).append(t)
-            return list(groups.values())
-
-        asked_total = 0
-        held: list[Trial] = []  # a group that the next ask may complete (same fit, more rounds)
-        queue: list[list[Trial]] = []  # complete units not submitted yet
-        adaptive = getattr(strategy, "adaptive", True)
-
-        def unit_cost(unit: list[Trial]) -> float:
-            return max(get_adapter(t.model).cost(t.params) for t in unit)
-
-        def fill():
-            nonlocal held, queue, asked_total
-            while len(in_flight) < self.window:
-                if not queue:
-                    want = (self.window - len(in_flight)) * self.batch_size
-                    if not adaptive:
-                        want *= 4  # look ahead, so that the costliest fits can start first
-                    asked = strategy.ask(want)
-                    asked_total += len(asked)
-                    exhausted = len(asked) < want
-                    trials, held = held + asked, []
-                    if not trials:
-                        return
-                    fresh = []
-                    for t in trials:
-                        self.stats.trial_ids.add(t.trial_id)
-                        if t.trial_id in finished:
-                            record = finished[t.trial_id]
-                            strategy.tell([record])
-                            if self.on_reused is not None:
-                                self.on_reused(record)
-                        else:
-                            fresh.append(t)
-                    queue = units_of(fresh)
-                    if not exhausted and queue and share_key(queue[-1][0]) is not None:
-                        # the strategy may have more rounds of the last group: never split a shared fit
-                        held = queue.pop()
-                    if not adaptive:
-                        # longest first (LPT), so that no worker idles at the end on a big fit
-                        queue.sort(key=unit_cost, reverse=True)
-                    continue
-                chunk, queue = queue[: self.batch_size], queue[self.batch_size :]
-                units_left = len(queue) + 1 + max(0, self._total - asked_total)  # at most
-                if len(chunk) == 1 and self._split_folds(chunk[0], units_left):
-                    if len(in_flight) + self.problem.cv.folds > self.window:
-                        queue.insert(0, chunk[0])  # wait for room for all its folds
-                        return
-                    folds[chunk[0][0].trial_id] = {}
-                    for j in range(self.problem.cv.folds):
-                        submit(chunk[0], fold=j)
-                else:
-                    submit([t for unit in chunk for t in unit], units=len(chunk))
-
-        def seconds(records: list[dict]) -> float:
-            return sum((r.get("fit_time") or 0.0) + (r.get("score_time") or 0.0) for r in records)
-
+    def _outcome(self, window: Window, task: Task) -> Any:
+        """The task's result, or records of failure; None when it was resubmitted."""
         try:
-            fill()
-            while in_flight:
+            return task.future.result()
+        except KilledWorker as exc:
+            if task.attempt + 1 < self.max_attempts:
+                self.stats.resubmitted += 1
+                logger.warning("worker lost while running %s; resubmitting", task.future.key)
+                self._submit(window, task.trials, task.attempt + 1, task.units, task.fold)
+                return None
+            return self.failed_records(
+                task.trials, f"KilledWorker: the trial's worker died {task.attempt + 1} times: {exc}"
+            )
+        except Exception as exc:  # the task itself could not run (e.g. unpicklable)
+            return self.failed_records(task.trials, f"{type(exc).__name__}: {exc}")
+        finally:
+            task.future.release()
+
+    def run(self, strategy: Strategy, finished: dict[str, TrialRecord] | None = None) -> None:
+        """Drive ``strategy`` (ask/tell) to the end, keeping up to ``window`` tasks in flight."""
+        queue = WorkQueue(strategy, self, finished or {})
+        window = Window(self.window, self.stats)
+        folds = FoldAssembler(self.problem.cv.folds)
+        try:
+            self._fill(window, queue, folds)
+            while len(window):
                 if queue:
                     low = self.stats.min_in_flight_waiting
-                    self.stats.min_in_flight_waiting = len(in_flight) if low is None else min(low, len(in_flight))
-                fut = next(ac)
-                _, batch, attempt, units, fold = in_flight.pop(fut.key)
-                unit_id = batch[0].trial_id
-                if fold is not None and unit_id not in folds:
-                    fut.release()  # another fold of this unit already failed it for good
-                    fill()
+                    self.stats.min_in_flight_waiting = len(window) if low is None else min(low, len(window))
+                task = window.next_done()
+                if task.fold is not None and not folds.active(task.trials):
+                    task.future.release()  # another fold of this unit already failed it for good
+                    self._fill(window, queue, folds)
                     continue
-                try:
-                    result = fut.result()
-                except KilledWorker as exc:
-                    if attempt + 1 < self.max_attempts:
-                        self.stats.resubmitted += 1
-                        logger.warning("worker lost while running %s; resubmitting", fut.key)
-                        submit(batch, attempt + 1, units, fold)
+                result = self._outcome(window, task)
+                if result is None:
+                    continue
+                if isinstance(result, FoldResult):
+                    self.sizer.observe(1 / self.problem.cv.folds, result.seconds, self._remaining(queue))
+                    parts = folds.add(task.trials, result)
+                    if parts is None:
+                        self._fill(window, queue, folds)
                         continue
-                    result = self._failed_records(
-                        batch, f"KilledWorker: the trial's worker died {attempt + 1} times: {exc}"
-                    )
-                except Exception as exc:  # the task itself could not run (e.g. unpicklable)
-                    result = self._failed_records(batch, f"{type(exc).__name__}: {exc}")
-                finally:
-                    fut.release()
-                if fold is not None and isinstance(result, dict):  # one fold of a unit
-                    parts = folds[unit_id]
-                    parts[fold] = result
-                    self._resize(1 / self.problem.cv.folds, sum(result["fit_time"]) + sum(result["score_time"]))
-                    if len(parts) < self.problem.cv.folds:
-                        fill()
-                        continue
-                    records = combine_folds(self.problem, batch, list(parts.values()))
+                    records = combine_folds(self.problem, task.trials, parts)
                 else:
                     records = result
-                    self._resize(units, seconds(records))
-                folds.pop(unit_id, None)
-                self._add(records)
-                strategy.tell(records)
-                fill()
+                    if task.fold is None:
+                        self.sizer.observe(task.units, sum(r.fit_time + r.score_time for r in records),
+                                           self._remaining(queue))
+                folds.discard(task.trials)
+                strategy.tell(self.recorder.add(records))
+                self._fill(window, queue, folds)
+        except KeyboardInterrupt:
+            window.tasks.clear()  # no cancel round trips: the cluster is going away with the driver
+            raise
         finally:
-            for fut, *_ in in_flight.values():
-                fut.cancel()
+            window.cancel_all()
             self.flush()
+
+    def _remaining(self, queue: WorkQueue) -> int:
+        return max(0, queue.total - self.stats.finished)

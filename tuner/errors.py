@@ -31,3 +31,8 @@ class ResultsError(TunerError):
 
 class ResultsLockedError(ResultsError):
     """Another driver holds the results location (its lease is alive)."""
+
+
+class ClusterError(TunerError):
+    """The cluster cannot be used: a scheduler address that does not answer, a cluster that
+    could not start."""

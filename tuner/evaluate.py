@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import threading
 import time
-import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from tuner.config import CVConfig
+from tuner import checkpoints
 from tuner.data import DataSpec, load_cached
 from tuner.metrics import get_metric, scorer_for
 from tuner.models import get_adapter
-from tuner.trial import Trial, TrialStatus, canonical_params
+from tuner.record import TrialRecord, canonical_params, error_text, now, worker_name
+from tuner.trial import Trial
+
+if TYPE_CHECKING:
+    from tuner.config import CVConfig
 
 
 @dataclass(frozen=True)
@@ -84,69 +87,11 @@ def _thread_limits(n_threads: int):
         _limits.active = False
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _worker_name() -> str:
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-        return str(worker.name) if worker.name is not None else worker.address
-    except ValueError:  # not on a Dask worker (local evaluation, tests)
-        return socket.gethostname()
-
-
-def _load_checkpoint(path: str) -> list | None:
-    """The fold models saved at the previous rung, or None when lost or unreadable: the rung is
-    then trained from scratch, which gives the same scores, only slower."""
-    import pickle
-
-    import fsspec
-
-    try:
-        with fsspec.open(path, "rb") as fh:
-            return pickle.load(fh)
-    except Exception:  # lost with a volume, deleted, half-written: recompute, never guess
-        return None
-
-
-def _save_checkpoint(path: str, models: list) -> None:
-    """Write atomically: a temporary name, then a rename (one upload on object stores)."""
-    import pickle
-
-    import fsspec
-
-    fs, fpath = fsspec.core.url_to_fs(path)
-    data = pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL)
-    fs.makedirs(fpath.rsplit("/", 1)[0], exist_ok=True)
-    if type(fs).__name__ == "LocalFileSystem":
-        import os
-
-        tmp = f"{fpath}.tmp-{os.getpid()}-{time.monotonic_ns()}"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, fpath)
-    else:
-        fs.pipe_file(fpath, data)
-
-
-def _remove(path: str) -> None:
-    import fsspec
-
-    fs, fpath = fsspec.core.url_to_fs(path)
-    try:
-        fs.rm(fpath)
-    except (FileNotFoundError, OSError):
-        pass
-
-
-def evaluate_trial(problem: Problem, trial: Trial) -> dict:
+def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
     """Cross-validate one trial. Never raises for a failing trial: it is recorded as failed."""
-    record = _base_record(problem, trial, _now())
+    started, worker = now(), worker_name()
     fit_time = score_time = 0.0
-    scores: list[float] = []
+    continued = False
     try:
         X, y, splits = problem.load()
         adapter = get_adapter(trial.model)
@@ -154,10 +99,11 @@ def evaluate_trial(problem: Problem, trial: Trial) -> dict:
         scorer = scorer_for(metric, len(np.unique(y)) if problem.task == "classification" else None)
         previous = None
         if trial.continue_from is not None and trial.checkpoints is not None:
-            previous = _load_checkpoint(trial.checkpoint_path(trial.continue_from))
-            if previous is not None and len(previous) != len(splits):
-                previous = None
-        models = []
+            previous = checkpoints.load(
+                checkpoints.checkpoint_url(trial.checkpoints, trial.config_id, trial.continue_from),
+                adapter, trial.params, problem.task, problem.n_threads, problem.seed, len(splits),
+            )
+        models, scores = [], []
         with _thread_limits(problem.n_threads):
             for i, (train, test) in enumerate(splits):
                 t0 = time.perf_counter()
@@ -172,39 +118,31 @@ def evaluate_trial(problem: Problem, trial: Trial) -> dict:
                     est = adapter.make(trial.params, problem.task, problem.n_threads, problem.seed)
                     est.fit(X.iloc[train], y[train])
                 else:
-                    record["continued"] = True
+                    continued = True
                 t1 = time.perf_counter()
                 scores.append(metric.sign * float(scorer(est, X.iloc[test], y[test])))
                 fit_time += t1 - t0
                 score_time += time.perf_counter() - t1
                 models.append(est)
         if trial.resource is not None:
-            record["n_resources"] = int(trial.params[trial.resource])
+            n_resources = int(trial.params[trial.resource])
             if trial.checkpoints is not None:
+                url = checkpoints.checkpoint_url(trial.checkpoints, trial.config_id, n_resources)
                 try:
-                    _save_checkpoint(trial.checkpoint_path(record["n_resources"]), models)
+                    checkpoints.save(url, adapter, models)
                 except Exception:  # unwritable: the next rung trains from scratch, same score
-                    logging.getLogger(__name__).warning("could not write checkpoint %s", trial.checkpoint_path(
-                        record["n_resources"]), exc_info=True)
+                    logging.getLogger(__name__).warning("could not write checkpoint %s", url, exc_info=True)
                 if trial.continue_from is not None:
-                    _remove(trial.checkpoint_path(trial.continue_from))
+                    checkpoints.remove(
+                        checkpoints.checkpoint_url(trial.checkpoints, trial.config_id, trial.continue_from)
+                    )
         else:
-            record["n_resources"] = adapter.n_resources(est)
-        if not np.all(np.isfinite(scores)):
-            raise FloatingPointError(f"non-finite scores {scores}")
+            n_resources = adapter.n_resources(est)
     except Exception as exc:  # a trial's own failure: record it, the search goes on
-        record["status"] = TrialStatus.FAILED.value
-        tb = traceback.format_exception_only(type(exc), exc)
-        record["error"] = "".join(tb).strip()[-4000:]
-    if record["status"] == TrialStatus.OK.value:
-        record["mean_test_score"] = float(np.mean(scores))
-        record["std_test_score"] = float(np.std(scores))
-        for i, s in enumerate(scores):
-            record[f"split{i}_test_score"] = s
-    record["fit_time"] = fit_time
-    record["score_time"] = score_time
-    record["finished_at"] = _now()
-    return record
+        return TrialRecord.failed(trial, problem.metric, exc, fit_time=fit_time, score_time=score_time,
+                                  worker=worker, started_at=started)
+    return TrialRecord.ok(trial, problem.metric, scores, n_resources=n_resources, fit_time=fit_time,
+                          score_time=score_time, worker=worker, started_at=started, continued=continued)
 
 
 def share_key(trial: Trial) -> tuple | None:
@@ -224,37 +162,35 @@ def share_key(trial: Trial) -> tuple | None:
     return trial.model, canonical_params(rest)
 
 
-def _base_record(problem: Problem, trial: Trial, started: datetime) -> dict:
-    return {
-        "trial_id": trial.trial_id,
-        "model": trial.model,
-        "params": canonical_params(trial.params),
-        **{f"param_{k}": v for k, v in trial.params.items()},
-        "metric": problem.metric,
-        "status": TrialStatus.OK.value,
-        "error": None,
-        "worker": _worker_name(),
-        "started_at": started,
-        **(
-            {"config_id": trial.config_id, "bracket": trial.bracket, "rung": trial.rung, "continued": False}
-            if trial.resource is not None
-            else {}
-        ),
-    }
+@dataclass
+class FoldResult:
+    """One CV fold of a unit of work (:func:`evaluate_fold`): per-trial lists, in the unit's order."""
+
+    fold: int
+    started: datetime
+    finished: datetime
+    worker: str
+    scores: list[float | None]
+    errors: list[str | None]
+    n_resources: list[int | None]
+    fit_time: list[float]
+    score_time: list[float]
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.fit_time) + sum(self.score_time)
 
 
-def evaluate_fold(problem: Problem, trials: list[Trial], fold: int) -> dict:
+def evaluate_fold(problem: Problem, trials: list[Trial], fold: int) -> FoldResult:
     """One CV fold of one unit of work: a trial, or trials that differ only in their number of
     rounds. Those share one fit at the largest count, each scored from the first n rounds of it
     (XGBoost ``iteration_range``, LightGBM ``num_iteration``, CatBoost ``ntree_end``, scikit-learn
     ``staged_predict``) -- the predictions of a separate fit.
 
-    Returns per-trial lists (``scores``, ``errors``, ``n_resources``, ``fit_time``,
-    ``score_time``; fit time shared out in proportion to rounds) that :func:`combine_folds` turns
-    into records. Never raises: should a shared fit fail, each trial is fitted on its own, so that
-    each failure carries its own message.
+    Fit time is shared out in proportion to rounds. Never raises: should a shared fit fail, each
+    trial is fitted on its own, so that each failure carries its own message.
     """
-    started = _now()
+    started = now()
     n = len(trials)
     try:
         X, y, splits = problem.load()
@@ -277,58 +213,52 @@ def evaluate_fold(problem: Problem, trials: list[Trial], fold: int) -> dict:
     except Exception as exc:
         if n > 1:
             parts = [evaluate_fold(problem, [t], fold) for t in trials]
-            return {**parts[0], **{k: [p[k][0] for p in parts] for k in _PER_TRIAL}}
-        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[-4000:]
-        return {"fold": fold, "started": started, "finished": _now(), "worker": _worker_name(),
-                "scores": [None], "errors": [error], "n_resources": [None], "fit_time": [0.0], "score_time": [0.0]}
+            merged = {name: [getattr(p, name)[0] for p in parts] for name in _PER_TRIAL}
+            return FoldResult(fold=fold, started=started, finished=now(), worker=parts[0].worker, **merged)
+        return FoldResult(fold=fold, started=started, finished=now(), worker=worker_name(), scores=[None],
+                          errors=[error_text(exc)], n_resources=[None], fit_time=[0.0], score_time=[0.0])
     share = [c / sum(counts) for c in counts] if counts else [1.0]
-    return {
-        "fold": fold, "started": started, "finished": _now(), "worker": _worker_name(),
-        "scores": scores, "errors": [None] * n,
-        "n_resources": counts or [adapter.n_resources(est)],
-        "fit_time": [(t1 - t0) * w for w in share], "score_time": [(t2 - t1) * w for w in share],
-    }
+    return FoldResult(
+        fold=fold, started=started, finished=now(), worker=worker_name(),
+        scores=list(scores), errors=[None] * n,
+        n_resources=list(counts) if counts else [adapter.n_resources(est)],
+        fit_time=[(t1 - t0) * w for w in share], score_time=[(t2 - t1) * w for w in share],
+    )
 
 
 _PER_TRIAL = ("scores", "errors", "n_resources", "fit_time", "score_time")
 
 
-def combine_folds(problem: Problem, trials: list[Trial], parts: list[dict]) -> list[dict]:
+def combine_folds(problem: Problem, trials: list[Trial], parts: list[FoldResult]) -> list[TrialRecord]:
     """The records of a unit of work from its folds (:func:`evaluate_fold`), one per trial, as
     :func:`evaluate_trial` would have made them. A trial that failed in any fold is failed."""
-    parts = sorted(parts, key=lambda p: p["fold"])
+    parts = sorted(parts, key=lambda p: p.fold)
     records = []
     for i, t in enumerate(trials):
-        record = _base_record(problem, t, min(p["started"] for p in parts))
-        record["worker"] = parts[0]["worker"]
-        error = next((p["errors"][i] for p in parts if p["errors"][i] is not None), None)
-        if error is not None:
-            record.update(status=TrialStatus.FAILED.value, error=error)
-        else:
-            scores = [p["scores"][i] for p in parts]
-            record.update(
-                mean_test_score=float(np.mean(scores)),
-                std_test_score=float(np.std(scores)),
-                **{f"split{j}_test_score": float(s) for j, s in enumerate(scores)},
-            )
-        record.update(
-            n_resources=parts[0]["n_resources"][i],
-            fit_time=sum(p["fit_time"][i] for p in parts),
-            score_time=sum(p["score_time"][i] for p in parts),
-            finished_at=max(p["finished"] for p in parts),
+        common = dict(
+            n_resources=parts[0].n_resources[i],
+            fit_time=sum(p.fit_time[i] for p in parts),
+            score_time=sum(p.score_time[i] for p in parts),
+            worker=parts[0].worker,
+            started_at=min(p.started for p in parts),
+            finished_at=max(p.finished for p in parts),
         )
-        records.append(record)
+        error = next((p.errors[i] for p in parts if p.errors[i] is not None), None)
+        if error is not None:
+            records.append(TrialRecord.failed(t, problem.metric, error, **common))
+        else:
+            records.append(TrialRecord.ok(t, problem.metric, [p.scores[i] for p in parts], **common))
     return records
 
 
-def evaluate_unit(problem: Problem, trials: list[Trial]) -> list[dict]:
+def evaluate_unit(problem: Problem, trials: list[Trial]) -> list[TrialRecord]:
     """A unit of work, every fold in a row: a trial, or trials that share one fit."""
     if trials[0].resource is not None:  # budgeted: continues from the previous rung's checkpoint
         return [evaluate_trial(problem, t) for t in trials]
     return combine_folds(problem, trials, [evaluate_fold(problem, trials, j) for j in range(problem.cv.folds)])
 
 
-def evaluate_batch(problem: Problem, trials: list[Trial]) -> list[dict]:
+def evaluate_batch(problem: Problem, trials: list[Trial]) -> list[TrialRecord]:
     """The task the engine submits: trials in a row, one record each, in the order given.
 
     Trials that differ only in their number of rounds share one fit (:func:`evaluate_fold`).
@@ -337,8 +267,8 @@ def evaluate_batch(problem: Problem, trials: list[Trial]) -> list[dict]:
     for t in trials:
         key = share_key(t)
         groups.setdefault(key if key is not None else ("single", t.trial_id), []).append(t)
-    by_id: dict[str, dict] = {}
+    by_id: dict[str, TrialRecord] = {}
     with _thread_limits(problem.n_threads):
         for group in groups.values():
-            by_id.update((r["trial_id"], r) for r in evaluate_unit(problem, group))
+            by_id.update((r.trial_id, r) for r in evaluate_unit(problem, group))
     return [by_id[t.trial_id] for t in trials]

@@ -7,15 +7,19 @@ pandas) and returns a :class:`matplotlib.figure.Figure`:
 * :func:`score_vs_params` — the score against each parameter, one row of panels per model;
 * :func:`parallel_coordinates` — the best trials across all their parameters at once;
 * :func:`best_over_time` — the best score so far against time and against trials finished;
-* :func:`rungs` — Hyperband / ASHA only: each trial's score rung by rung as its budget grows.
+* :func:`rungs` — successive halving / Hyperband / ASHA only: each configuration's score rung by
+  rung as its budget grows.
 
 Figures are built without pyplot (no global state, no GUI backend, safe in servers and worker
 threads). In Jupyter they display when they are the last expression of a cell; elsewhere save
 them with ``fig.savefig("plot.png")``, or pass ``fig=plt.figure()`` to draw into a pyplot figure.
 
-Rows with the columns ``bracket``, ``rung`` and ``promoted`` come from Hyperband or ASHA: a trial
-then has one row per rung, and ``n_resources`` is that rung's budget (boosting rounds). Such
-results are detected automatically; the other plots then use each trial's last rung.
+The words and the ranking are those of :mod:`tuner.results`: a **trial** is one row (one
+``trial_id``). In successive halving, Hyperband and ASHA (rows with a ``rung``) each rung of a
+configuration is its own trial, a complete model with that rung's budget (``n_resources``
+boosting rounds), and ``config_id`` groups the rungs of one configuration. Every successful trial
+is drawn and ranked, whatever its rung; the best is the best ``mean_test_score`` in the metric's
+direction (ties: the smaller ``trial_id``). Results that mix metrics need ``metric=...``.
 
 Example
 -------
@@ -40,6 +44,7 @@ from matplotlib.colors import BoundaryNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from tuner import results as res
 from tuner.metrics import greater_is_better
 
 Results = str | os.PathLike | pd.DataFrame
@@ -54,11 +59,13 @@ _MISSING_Y = -0.12  # where a parallel-coordinates line crosses an axis it has n
 
 
 def load_results(results: Results, storage_options: dict | None = None) -> pd.DataFrame:
-    """The results as a DataFrame: a DataFrame is returned as is, a location is read.
+    """The results as a DataFrame, one row per trial: a DataFrame is used as is, a location is read.
 
-    A location is read part file by part file. The row identity is ``trial_id``, or
-    ``(trial_id, rung)`` when the results have a ``rung`` column (Hyperband / ASHA keep one row
-    per rung of a trial); where the same identity was written twice the first finished wins.
+    A location is read with :func:`tuner.results.read_results` (one row per ``trial_id``, the
+    first finished wins; for rung results a ``promoted`` column). A DataFrame is returned
+    unchanged, except that rung results without ``promoted`` (read with pandas) get it, on a
+    copy. ``trial_id`` is never rewritten: in rung results each rung row keeps its own trial id
+    and ``config_id`` names its configuration (see :func:`tuner.results.configurations`).
 
     Parameters
     ----------
@@ -71,7 +78,12 @@ def load_results(results: Results, storage_options: dict | None = None) -> pd.Da
     Returns
     -------
     DataFrame
-        One row per trial (per rung for Hyperband / ASHA), in finishing order.
+        One row per trial (each rung its own trial), in finishing order.
+
+    Raises
+    ------
+    tuner.errors.ResultsError
+        When the location holds Parquet files that are not tuner results.
 
     Examples
     --------
@@ -79,66 +91,15 @@ def load_results(results: Results, storage_options: dict | None = None) -> pd.Da
     >>> df.groupby("model")["mean_test_score"].min()          # doctest: +SKIP
     """
     if isinstance(results, pd.DataFrame):
-        return _by_configuration(results)
-    from tuner.results import read_results
-
-    return _by_configuration(read_results(os.fspath(results), storage_options))
-
-
-def _by_configuration(df: pd.DataFrame) -> pd.DataFrame:
-    """Hyperband / ASHA results store each rung as its own trial, grouped by ``config_id``: the
-    plots follow a configuration from rung to rung, so there ``trial_id`` names the configuration
-    (the row's own id is kept as ``row_id``)."""
-    if "config_id" not in df.columns or not df["config_id"].notna().any():
-        return df
-    df = df.copy()
-    df["row_id"] = df["trial_id"]
-    df["trial_id"] = df["config_id"].fillna(df["trial_id"])
-    return df
+        if "promoted" not in results.columns and res.is_budgeted(results):
+            return res.with_promotions(results)
+        return results
+    return res.read_results(os.fspath(results), storage_options)
 
 
-def is_hyperband(df: pd.DataFrame) -> bool:
-    """Whether the rows come from Hyperband / ASHA (a ``rung`` column with values).
-
-    Examples
-    --------
-    >>> is_hyperband(pd.DataFrame({"trial_id": ["a"], "rung": [0]}))
-    True
-    """
-    return "rung" in df.columns and bool(df["rung"].notna().any())
-
-
-def ok_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows of successful evaluations (status ``ok`` and a score)."""
-    if df.empty or "status" not in df.columns or "mean_test_score" not in df.columns:
-        return df.iloc[0:0]
-    return df[(df["status"] == "ok") & df["mean_test_score"].notna()]
-
-
-def final_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per trial: for Hyperband / ASHA the trial's highest rung, otherwise every row.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"trial_id": ["a", "a", "b"], "rung": [0, 1, 0], "mean_test_score": [3.0, 2.0, 4.0]})
-    >>> final_rows(df)["mean_test_score"].tolist()
-    [2.0, 4.0]
-    """
-    if not is_hyperband(df) or df.empty:
-        return df
-    order = df.sort_values(["trial_id", "rung"], kind="stable")
-    last = order.drop_duplicates("trial_id", keep="last")
-    return df.loc[df.index.isin(last.index)]
-
-
-def metric_of(df: pd.DataFrame) -> str:
-    """The one metric of the rows; a ValueError if they mix metrics or have none."""
-    metrics = sorted(str(m) for m in df["metric"].dropna().unique()) if "metric" in df.columns else []
-    if not metrics:
-        raise ValueError("the results have no scored trial (no value in column 'metric')")
-    if len(metrics) > 1:
-        raise ValueError(f"results mix metrics {metrics}; select one metric, e.g. df[df['metric'] == {metrics[0]!r}]")
-    return metrics[0]
+def _select(results: Results, metric: str | None, storage_options: dict | None) -> tuple[pd.DataFrame, str | None]:
+    """The rows of one metric (see :func:`tuner.results.select_metric`) and its name."""
+    return res.select_metric(load_results(results, storage_options), metric)
 
 
 def direction(metric: str) -> str:
@@ -152,12 +113,11 @@ def direction(metric: str) -> str:
     return "higher is better" if greater_is_better(metric) else "lower is better"
 
 
-def top_trials(df: pd.DataFrame, n: int | None = 10) -> pd.DataFrame:
-    """The best successful trials, best first, one row per trial.
+def top_trials(df: pd.DataFrame, n: int | None = 10, metric: str | None = None) -> pd.DataFrame:
+    """The ``n`` best successful trials, best first (all of them when ``n`` is None).
 
-    Scores are ranked in the metric's direction. For Hyperband / ASHA each trial is represented
-    by its highest rung, and trials that reached a larger budget (``n_resources``) come first:
-    scores measured with different budgets are not comparable.
+    The ranking of :func:`tuner.results.best_trials`: every successful trial (every rung row)
+    competes on ``mean_test_score`` in the metric's direction, ties to the smaller ``trial_id``.
 
     Examples
     --------
@@ -166,15 +126,7 @@ def top_trials(df: pd.DataFrame, n: int | None = 10) -> pd.DataFrame:
     >>> top_trials(df)["trial_id"].tolist()
     ['b', 'a']
     """
-    rows = final_rows(ok_rows(df))
-    if rows.empty:
-        return rows
-    ascending = not greater_is_better(metric_of(rows))
-    keys, order = ["mean_test_score", "trial_id"], [ascending, True]
-    if is_hyperband(rows) and "n_resources" in rows.columns:
-        keys, order = ["n_resources", *keys], [False, *order]
-    ranked = rows.sort_values(keys, ascending=order, kind="stable").reset_index(drop=True)
-    return ranked if n is None else ranked.head(n)
+    return res.best_trials(df, n, metric)
 
 
 # -- small helpers ----------------------------------------------------------------------------
@@ -242,6 +194,18 @@ def _require(rows: pd.DataFrame, what: str) -> None:
         raise ValueError(f"no successful trial to plot ({what}): the results are empty or every trial failed")
 
 
+def _scored(
+    results: Results, metric: str | None, storage_options: dict | None, what: str
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The rows of one metric, their successful trials (at least one) and the metric's name."""
+    rows, metric = _select(results, metric, storage_options)
+    ok = res.ok_rows(rows)
+    _require(ok, what)
+    if metric is None:
+        raise ValueError(f"no metric to plot ({what}): column 'metric' of the results is empty")
+    return rows, ok, metric
+
+
 def _new_figure(fig: Figure | None, size: tuple[float, float]) -> Figure:
     if fig is None:
         return Figure(figsize=size, layout="constrained")
@@ -250,9 +214,9 @@ def _new_figure(fig: Figure | None, size: tuple[float, float]) -> Figure:
     return fig
 
 
-def _models_by_best(rows: pd.DataFrame, metric: str) -> list[str]:
-    best = rows.groupby("model")["mean_test_score"].agg(_better(metric))
-    return list(best.sort_values(ascending=not greater_is_better(metric)).index)
+def _models_by_best(ok: pd.DataFrame, metric: str) -> list[str]:
+    """Models with a successful trial, the model of the best trial first."""
+    return [str(m) for m in res.best_per_model(ok, metric)["model"]]
 
 
 # -- score against each parameter -------------------------------------------------------------
@@ -262,6 +226,7 @@ def score_vs_params(
     results: Results,
     *,
     max_cols: int = 4,
+    metric: str | None = None,
     storage_options: dict | None = None,
     fig: Figure | None = None,
 ) -> Figure:
@@ -270,8 +235,9 @@ def score_vs_params(
     Only parameters that take more than one value are drawn. Numeric parameters whose values
     span a decade or more (see :data:`LOG_SPAN`) get a log x-axis; others (strings, booleans,
     ``None``) are drawn as categories. A line joins the best score at each value, a star marks
-    the model's best trial. Every panel shares the y-axis. For Hyperband / ASHA each trial's
-    last rung is drawn, colored by that rung.
+    the model's best trial (:func:`tuner.results.best_per_model`). Every panel shares the y-axis.
+    For successive halving / Hyperband / ASHA every rung row is a trial and is drawn, colored by
+    its rung.
 
     Parameters
     ----------
@@ -279,6 +245,8 @@ def score_vs_params(
         A results location or a DataFrame of results.
     max_cols : int, default 4
         Panels per row; a model with more parameters continues on the next row.
+    metric : str, optional
+        The metric to plot, where the results mix metrics (otherwise their one metric).
     storage_options : dict, optional
         fsspec options for remote locations.
     fig : Figure, optional
@@ -293,10 +261,9 @@ def score_vs_params(
     >>> fig = score_vs_params("results/california-gbdt")       # doctest: +SKIP
     >>> fig.savefig("score_vs_params.png")                     # doctest: +SKIP
     """
-    rows = final_rows(ok_rows(load_results(results, storage_options)))
-    _require(rows, "score against parameters")
-    metric = metric_of(rows)
-    hb = is_hyperband(rows)
+    _, rows, metric = _scored(results, metric, storage_options, "score against parameters")
+    hb = res.is_budgeted(rows)
+    best_ids = set(res.best_per_model(rows, metric)["trial_id"])
     colors = _model_colors(rows["model"].unique())
     better = _better(metric)
     models = _models_by_best(rows, metric)
@@ -321,7 +288,7 @@ def score_vs_params(
     for model, count in zip(models, row_counts, strict=True):
         sub, params, names = per_model[model]
         y = sub["mean_test_score"].to_numpy(dtype=float)
-        best_i = int(np.nanargmax(y) if greater_is_better(metric) else np.nanargmin(y))
+        best_i = int(np.flatnonzero(sub["trial_id"].isin(best_ids).to_numpy())[0])  # the model's best trial
         for k in range(count * ncols):
             ax = axes[row + k // ncols][k % ncols]
             if k >= max(1, len(names)):
@@ -365,7 +332,7 @@ def score_vs_params(
         row += count
     axes[0][0].set_ylim(np.nanmin(scores) - pad, np.nanmax(scores) + pad)
     if hb:
-        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="rung (last reached)", shrink=0.8)
+        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="rung (each rung a trial)", shrink=0.8)
         bar.set_ticks(np.arange(int(rows["rung"].min()), int(rows["rung"].max()) + 1))
     fig.suptitle(f"{metric} ({direction(metric)}) against each parameter — star: best trial, line: best per value")
     return fig
@@ -407,6 +374,7 @@ def parallel_coordinates(
     *,
     top: int = 20,
     max_params: int = 12,
+    metric: str | None = None,
     storage_options: dict | None = None,
     fig: Figure | None = None,
 ) -> Figure:
@@ -415,7 +383,9 @@ def parallel_coordinates(
     Each vertical axis is one parameter, scaled to its range among the drawn trials (log-scaled
     where the values span a decade or more, categories evenly spaced); the last axis is the
     score with the best at the top. A trial without a parameter (another model's) crosses that
-    axis at ``n/a``. Lines are colored by score, the best drawn last (on top).
+    axis at ``n/a``. Lines are colored by score, the best drawn last (on top). The trials are
+    those of :func:`top_trials`: for successive halving / Hyperband / ASHA any rung can be among
+    them (each rung is a trial), and an ``n_resources`` axis shows each one's budget.
 
     Parameters
     ----------
@@ -425,6 +395,8 @@ def parallel_coordinates(
         How many of the best trials to draw (see :func:`top_trials` for the order).
     max_params : int, default 12
         At most this many parameter axes (the first ones found among the drawn trials).
+    metric : str, optional
+        The metric to rank by, where the results mix metrics (otherwise their one metric).
     storage_options : dict, optional
         fsspec options for remote locations.
     fig : Figure, optional
@@ -438,15 +410,14 @@ def parallel_coordinates(
     --------
     >>> fig = parallel_coordinates("results/california-gbdt", top=10)   # doctest: +SKIP
     """
-    best = top_trials(load_results(results, storage_options), top)
-    _require(best, "parallel coordinates")
-    metric = metric_of(best)
+    rows, _, metric = _scored(results, metric, storage_options, "parallel coordinates")
+    best = top_trials(rows, top, metric)
     params = _params(best)
     axes: list[tuple[str, list[Any]]] = []
     if best["model"].nunique() > 1:
         axes.append(("model", [short_name(m) for m in best["model"]]))
-    if is_hyperband(best) and "n_resources" in best.columns and best["n_resources"].nunique() > 1:
-        axes.append(("n_resources", [int(v) for v in best["n_resources"]]))
+    if res.is_budgeted(best) and "n_resources" in best.columns and best["n_resources"].nunique() > 1:
+        axes.append(("n_resources", [None if pd.isna(v) else int(v) for v in best["n_resources"]]))
     for name in _varying(params)[:max_params]:
         axes.append((name, [p.get(name) for p in params]))
     score = best["mean_test_score"].to_numpy(dtype=float)
@@ -498,20 +469,23 @@ def parallel_coordinates(
 def best_over_time(
     results: Results,
     *,
+    metric: str | None = None,
     storage_options: dict | None = None,
     fig: Figure | None = None,
 ) -> Figure:
     """The best score so far, per model and overall, against time and against trials finished.
 
-    Left: against ``finished_at`` (UTC). Right: against the number of evaluations finished,
-    failed ones included (each one cost a slot on the cluster). Dots are single trials; the
-    y-axis is cut at the 90th percentile of the scores (in the worse direction) so that the
+    Left: against ``finished_at`` (UTC). Right: against the number of trials finished, failed
+    ones included (each one cost a slot on the cluster); for successive halving / Hyperband /
+    ASHA every rung is a trial. Dots are single trials, every successful one drawn; the y-axis is cut at the 90th percentile of the scores (in the worse direction) so that the
     running best stays readable when a few trials are far off.
 
     Parameters
     ----------
     results : str, os.PathLike or DataFrame
         A results location or a DataFrame of results.
+    metric : str, optional
+        The metric to plot, where the results mix metrics (otherwise their one metric).
     storage_options : dict, optional
         fsspec options for remote locations.
     fig : Figure, optional
@@ -528,14 +502,13 @@ def best_over_time(
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.ticker import MaxNLocator
 
-    df = load_results(results, storage_options)
-    ok = ok_rows(df)
-    _require(ok, "best over time")
-    metric = metric_of(ok)
+    df, ok, metric = _scored(results, metric, storage_options, "best over time")
+    if "finished_at" not in df.columns or not df["finished_at"].notna().any():
+        raise ValueError("best_over_time() needs the column 'finished_at' (when each trial finished)")
     done = df[df["finished_at"].notna()].sort_values("finished_at", kind="stable").reset_index(drop=True)
     when = pd.to_datetime(done["finished_at"], utc=True).dt.tz_localize(None).to_numpy()
     count = np.arange(1, len(done) + 1)
-    good = (done["status"] == "ok") & done["mean_test_score"].notna()
+    good = pd.Series(done.index.isin(res.ok_rows(done).index), index=done.index)
     score = done["mean_test_score"].where(good)
     colors = _model_colors(done["model"].unique())
 
@@ -556,8 +529,8 @@ def best_over_time(
     ax_t.xaxis.set_major_locator(locator)
     ax_t.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     ax_t.set_xlabel("finished at (UTC)")
-    hb = is_hyperband(done)
-    ax_n.set_xlabel("evaluations finished (one per trial and rung)" if hb else "trials finished")
+    hb = res.is_budgeted(done)
+    ax_n.set_xlabel("trials finished (each rung a trial)" if hb else "trials finished")
     ax_n.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_t.set_ylabel(f"{metric} ({direction(metric)})")
     s = ok["mean_test_score"].to_numpy(dtype=float)
@@ -577,23 +550,29 @@ def rungs(
     results: Results,
     *,
     max_cols: int = 4,
+    metric: str | None = None,
     storage_options: dict | None = None,
     fig: Figure | None = None,
 ) -> Figure:
-    """Hyperband / ASHA rung by rung: each trial's score against its budget, one panel per bracket.
+    """Successive halving / Hyperband / ASHA rung by rung: each configuration's score against its
+    budget, one panel per bracket.
 
-    A line joins the rungs of one trial (colored by model); a filled marker is a rung from
-    which the trial was promoted, a hollow one a rung where it stopped. ``n_resources`` (the
+    Every point is a trial (one rung of one configuration); a line joins the rungs of one
+    configuration (rows grouped by :func:`tuner.results.configurations`, i.e. ``config_id``),
+    colored by model. A filled marker is a rung from which the configuration was promoted, a
+    hollow one a rung where it stopped. ``n_resources`` (the
     rung's boosting rounds) is on a log axis when the largest is at least 4 times the smallest:
     budgets grow geometrically from rung to rung.
 
     Parameters
     ----------
     results : str, os.PathLike or DataFrame
-        Results of a Hyperband or ASHA search (columns ``rung``, ``n_resources`` and,
-        where present, ``bracket`` and ``promoted``).
+        Results of a successive halving, Hyperband or ASHA search (columns ``rung``,
+        ``n_resources``, ``config_id`` and, where present, ``bracket`` and ``promoted``).
     max_cols : int, default 4
         Panels per row.
+    metric : str, optional
+        The metric to plot, where the results mix metrics (otherwise their one metric).
     storage_options : dict, optional
         fsspec options for remote locations.
     fig : Figure, optional
@@ -613,14 +592,13 @@ def rungs(
     >>> fig = rungs("results/california-hyperband")            # doctest: +SKIP
     """
     df = load_results(results, storage_options)
-    if not is_hyperband(df):
+    if not res.is_budgeted(df):
         raise ValueError(
-            "rungs() needs Hyperband / ASHA results (a 'rung' column with values); "
+            "rungs() needs successive halving / Hyperband / ASHA results (a 'rung' column with values); "
             f"these results have columns {sorted(df.columns)[:12]}..."
         )
-    ok = ok_rows(df)
-    _require(ok, "rungs")
-    metric = metric_of(ok)
+    _, ok, metric = _scored(df, metric, None, "rungs")
+    ok = ok.assign(configuration=res.configurations(ok))  # a copy; trial_id stays the row's own
     colors = _model_colors(ok["model"].unique())
     has_bracket = "bracket" in ok.columns and ok["bracket"].notna().any()
     brackets = sorted(ok["bracket"].dropna().unique()) if has_bracket else [None]
@@ -634,15 +612,16 @@ def rungs(
     for i, bracket in enumerate(brackets):
         ax = axes[i // ncols][i % ncols]
         sub = ok if bracket is None else ok[ok["bracket"] == bracket]
-        for (_, model), trial in sub.sort_values("rung").groupby(["trial_id", "model"], sort=False):
-            x = trial["n_resources"].to_numpy(dtype=float)
-            y = trial["mean_test_score"].to_numpy(dtype=float)
+        for (_, model), config in sub.sort_values("rung", kind="stable").groupby(["configuration", "model"],
+                                                                                   sort=False):
+            x = config["n_resources"].to_numpy(dtype=float)
+            y = config["mean_test_score"].to_numpy(dtype=float)
             c = colors[model]
             ax.plot(x, y, color=c, lw=0.9, alpha=0.55, zorder=2)
             promoted = (
-                trial["promoted"].fillna(False).to_numpy(dtype=bool)
-                if "promoted" in trial.columns
-                else np.zeros(len(trial), bool)
+                config["promoted"].fillna(False).to_numpy(dtype=bool)
+                if "promoted" in config.columns
+                else np.zeros(len(config), bool)
             )
             ax.scatter(x[promoted], y[promoted], s=34, color=c, edgecolors="black", linewidths=0.6, zorder=4)
             ax.scatter(x[~promoted], y[~promoted], s=22, facecolors="white", edgecolors=c, linewidths=1.0, zorder=3)
@@ -652,9 +631,9 @@ def rungs(
         if 0 < len(ticks) <= 8:
             ax.set_xticks(ticks, labels=[f"{t:.4g}" for t in ticks])
             ax.minorticks_off()
-        n_trials = sub["trial_id"].nunique()
-        ax.set_title(("all trials" if bracket is None else f"bracket {int(bracket)}") + f" ({n_trials} trials)",
-                     loc="left", fontsize=9)
+        n_configs, n_trials = sub["configuration"].nunique(), len(sub)
+        ax.set_title(("all brackets" if bracket is None else f"bracket {int(bracket)}")
+                     + f" ({n_configs} configurations, {n_trials} trials)", loc="left", fontsize=9)
         ax.set_xlabel("n_resources (budget of the rung)")
         if i % ncols == 0:
             ax.set_ylabel(f"{metric} ({direction(metric)})")
@@ -671,8 +650,14 @@ def rungs(
     return fig
 
 
-def all_figures(results: Results, *, storage_options: dict | None = None) -> dict[str, Figure]:
-    """Every plot that applies to the results, by name (``rungs`` only for Hyperband / ASHA).
+def all_figures(
+    results: Results, *, metric: str | None = None, storage_options: dict | None = None
+) -> dict[str, Figure]:
+    """Every plot that applies to the results, by name (``rungs`` only for successive halving /
+    Hyperband / ASHA results).
+
+    ``metric`` chooses the metric where the results mix metrics; without it such results raise
+    :class:`tuner.errors.ResultsError` (see :func:`tuner.results.select_metric`).
 
     Examples
     --------
@@ -680,12 +665,12 @@ def all_figures(results: Results, *, storage_options: dict | None = None) -> dic
     >>> for name, fig in figs.items():                        # doctest: +SKIP
     ...     fig.savefig(f"{name}.png")
     """
-    df = load_results(results, storage_options)
+    df, metric = res.select_metric(load_results(results, storage_options), metric)
     figs = {
-        "score_vs_params": score_vs_params(df),
-        "parallel_coordinates": parallel_coordinates(df),
-        "best_over_time": best_over_time(df),
+        "score_vs_params": score_vs_params(df, metric=metric),
+        "parallel_coordinates": parallel_coordinates(df, metric=metric),
+        "best_over_time": best_over_time(df, metric=metric),
     }
-    if is_hyperband(df):
-        figs["rungs"] = rungs(df)
+    if res.is_budgeted(df):
+        figs["rungs"] = rungs(df, metric=metric)
     return figs

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tuner.metrics import greater_is_better
-from tuner.trial import TrialStatus
+from tuner.record import TrialRecord
 
 
 class SearchProgress:
@@ -25,7 +25,7 @@ class SearchProgress:
         self.higher = greater_is_better(metric)
         self.enabled = enabled
         self.console = console or Console(stderr=True)
-        self.done = self.failed = 0
+        self.done = self.failed = self.reused_count = 0
         self.best: float | None = None
         self.best_model = ""
         self._live = enabled and (self.console.is_terminal or self.console.is_jupyter)
@@ -63,25 +63,38 @@ class SearchProgress:
 
     def _print_line(self) -> None:
         elapsed = time.monotonic() - self._start
-        eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+        fresh = self.done - self.reused_count  # ETA from this run's pace, not from resumed trials
+        eta = f"{elapsed / fresh * (self.total - self.done):.0f}s" if fresh > 0 else "-"
         print(
             f"trials {self.done}/{self.total}  failed {self.failed}  best {self._best_text()}  "
-            f"elapsed {elapsed:.0f}s  ETA {eta:.0f}s",
+            f"elapsed {elapsed:.0f}s  ETA {eta}",
             file=sys.stderr,
             flush=True,
         )
         self._last_line = time.monotonic()
         self._printed = self.done
 
-    def update(self, record: dict) -> None:
+    def reused(self, record: TrialRecord) -> None:
+        """A trial finished by an earlier run: counted and ranked, never printed on its own."""
+        self.reused_count += 1
+        self.update(record, show=False)
+
+    def finish(self, done: int) -> None:
+        """The search is over: the total becomes what was done (small random spaces, failures
+        that end a bracket early), so the last line reads N/N."""
+        self.total = done
+        if self._progress is not None:
+            self._progress.update(self._task, total=done)
+
+    def update(self, record: TrialRecord, show: bool = True) -> None:
         self.done += 1
-        if record["status"] == TrialStatus.FAILED.value:
+        if not record.is_ok:
             self.failed += 1
         else:
-            score = record["mean_test_score"]
+            score = record.mean_test_score
             if self.best is None or (score > self.best if self.higher else score < self.best):
-                self.best, self.best_model = score, record["model"]
+                self.best, self.best_model = score, record.model
         if self._progress is not None:
             self._progress.update(self._task, completed=self.done, failed=self.failed, best=self._best_text())
-        elif self.enabled and time.monotonic() - self._last_line > 5:
+        elif show and self.enabled and time.monotonic() - self._last_line > 5:
             self._print_line()

@@ -23,23 +23,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 from distributed import Client
 
+from tuner import checkpoints
 from tuner.cluster import connect, dashboard_link
 from tuner.config import Config, load_config
-from tuner.engine import Engine
+from tuner.engine import get_engine
+from tuner.errors import ResultsError
 from tuner.evaluate import Problem
-from tuner.kubernetes import check_versions
 from tuner.lease import Lease, check_identity
 from tuner.metrics import greater_is_better
 from tuner.models import get_adapter
+from tuner.plan import ModelPlan, Plan
 from tuner.preemption import GracefulShutdown
 from tuner.progress import SearchProgress
-from tuner.results import best_per_model, rank, with_promotions
+from tuner.record import RUNG_COLUMNS, TrialRecord, TrialStatus
+from tuner.results import best_per_model, check_columns, rank, with_promotions
 from tuner.store import ResultStore, result_schema
 from tuner.strategies import STRATEGIES, Strategy
 from tuner.trial import Trial, context_key
+from tuner.versions import check_versions
 
 logger = logging.getLogger(__name__)
 
@@ -134,10 +137,8 @@ class Search:
     def strategy(self) -> Strategy:
         c = self.config
         cls = STRATEGIES[c.search.strategy]
-        higher = greater_is_better(c.metric)
-        if c.search.budgeted:
-            return cls(c.models, c.search, self.make_trial, higher, resources=self.resources())
-        return cls(c.models, c.search, self.make_trial, higher)
+        resources = self.resources() if cls.budgeted else None
+        return cls(c.models, c.search, self.make_trial, greater_is_better(c.metric), resources)
 
     def schema(self):
         values: dict[str, list] = {}
@@ -148,55 +149,45 @@ class Search:
         if self.config.search.budgeted:
             for resource in self.resources().values():
                 values.setdefault(resource, []).append(self.config.search.max_resource)
-            extra = [("config_id", pa.string()), ("bracket", pa.int64()), ("rung", pa.int64()), ("continued", pa.bool_())]
+            extra = RUNG_COLUMNS
         return result_schema(values, self.config.cv.folds, extra)
 
     def store(self, storage_options: dict | None = None) -> ResultStore:
         return ResultStore(self.config.results_url, storage_options)
 
-    def plan(self, with_store: bool = True) -> dict:
+    def plan(self, with_store: bool = True) -> Plan:
         """What would run: trials and fits per model, and how many are already finished.
 
+        Grids are counted, not enumerated, so a plan of a million points answers at once; trial
+        ids are only computed to count finished trials where the results location has some.
         For successive_halving, hyperband and asha: the brackets, each rung's number of
-        configurations and budget (in rounds), and the total budget (sum of n_configs x rounds;
-        continued training spends less, since survivors only train the difference).
+        configurations and budget (in rounds), and the rounds to train per fold, from scratch
+        and with continued training (a promoted configuration trains only the difference).
         """
         c = self.config
-        if c.search.budgeted:
-            brackets = self.strategy().brackets()
-            return {
-                "strategy": c.search.strategy,
-                "brackets": [
-                    {
-                        "bracket": b.bracket,
-                        "rungs": [{"n_configs": r.n_configs, "n_resources": r.n_resources} for r in b.rungs],
-                    }
-                    for b in brackets
-                ],
-                "total_resources": sum(r.n_configs * r.n_resources for b in brackets for r in b.rungs),
-            }
-        finished = self.store().finished_ids() if with_store else set()
-        models: dict[str, dict] = {}
-        total = 0
-        for t in self.strategy().iter_trials():
-            m = models.setdefault(t.model, {"trials": 0, "fits": 0, "finished": 0})
-            m["trials"] += 1
-            m["fits"] += c.cv.folds
-            m["finished"] += t.trial_id in finished
-            total += 1
-        done = sum(m["finished"] for m in models.values())
-        return {
-            "name": c.name,
-            "strategy": c.search.strategy,
-            "engine": c.search.engine,
-            "results": c.results_url,
-            "folds": c.cv.folds,
-            "models": models,
-            "total_trials": total,
-            "total_fits": total * c.cv.folds,
-            "finished_trials": done,
-            "to_run": total - done,
+        strategy = self.strategy()
+        counts = strategy.counts()
+        finished: dict[str, int] = dict.fromkeys(counts, 0)
+        store = self.store().read(columns=["trial_id", "model"]) if with_store else None
+        if store is not None and len(store):
+            if strategy.budgeted:  # rung trials depend on results: whatever of ours is there
+                for model, n in store["model"].value_counts().items():
+                    if model in finished:
+                        finished[model] = int(n)
+            else:
+                done = set(store["trial_id"])
+                for t in strategy.iter_trials():
+                    finished[t.model] += t.trial_id in done
+        brackets = strategy.brackets() if strategy.budgeted else None
+        total = strategy.total()
+        models = {
+            m: ModelPlan(trials=n, fits=n * c.cv.folds, finished=finished[m]) for m, n in counts.items()
         }
+        return Plan(
+            name=c.name, strategy=c.search.strategy, engine=c.search.engine, results=c.results_url,
+            folds=c.cv.folds, models=models, total_trials=total, total_fits=total * c.cv.folds,
+            finished_trials=sum(finished.values()), brackets=brackets,
+        )
 
     # -- running -----------------------------------------------------------------------------
     def run(
@@ -219,10 +210,16 @@ class Search:
         c = self.config
         run_id = f"{pd.Timestamp.now(tz='UTC'):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         store = self.store()
+        store.check_writable()  # a file, or a read-only folder: said now, before anything runs
         previous = store.read()  # raises ResultsError on damaged or foreign files
-        check_identity(c.results_url, c.name, self._context, allow_mixed)
+        check_columns(previous, c.results_url)
         lease = Lease(c.results_url, run_id)
-        lease.acquire(take_over=take_over)
+        try:
+            check_identity(c.results_url, c.name, self._context, allow_mixed)
+            lease.acquire(take_over=take_over)
+        except OSError as exc:  # e.g. permissions on a bucket or a volume
+            raise ResultsError(f"cannot write to results location {c.results_url} ({exc}); pass a writable "
+                               "location with --results") from None
         try:
             if client is None:
                 with connect(c.cluster) as own:
@@ -242,38 +239,22 @@ class Search:
             if link:
                 print(f"tuner: Dask dashboard at {link}", flush=True)
         if retry_failed and not previous.empty:
-            previous = previous[previous["status"] == "ok"]
-        done = set(previous["trial_id"]) if not previous.empty else set()
+            previous = previous[previous["status"] == TrialStatus.OK.value]
         strategy = self.strategy()
-        dispatched = 0
-        if c.search.engine == "dask-ml":
-            from tuner.dask_ml_engine import run_dask_ml
-
-            trials = strategy.trials()
-            ids = {t.trial_id for t in trials}
-            todo = [t for t in trials if t.trial_id not in done]
-            dispatched = run_dask_ml(client, self.problem, todo, store, self.schema(), run_id)
-        else:
-            engine = Engine(
-                client,
-                self.problem,
-                store,
-                self.schema(),
-                run_id,
-                window=c.search.window,
-                max_attempts=c.search.max_attempts,
-                before_write=lease.check,
-            )
-            finished = {}
-            if not previous.empty:
-                finished = {r["trial_id"]: r for r in previous.to_dict("records") if r["trial_id"] in done}
-            with SearchProgress(strategy.total(), c.metric, enabled=progress) as bar:
-                engine.on_record = engine.on_reused = bar.update
-                engine.run(strategy, finished)
-            dispatched = engine.stats.submitted_trials
-            ids = engine.stats.trial_ids
-            if c.search.budgeted:
-                self._remove_checkpoints()
+        finished = {r["trial_id"]: TrialRecord.from_row(r) for r in previous.to_dict("records")} if len(previous) else {}
+        engine = get_engine(c.search.engine)(
+            client, self.problem, store, self.schema(), run_id,
+            window=c.search.window, max_attempts=c.search.max_attempts, before_write=lease.check,
+        )
+        with SearchProgress(strategy.total(), c.metric, enabled=progress) as bar:
+            engine.on_record = bar.update
+            engine.on_reused = bar.reused
+            engine.run(strategy, finished)
+            bar.finish(engine.stats.finished + bar.reused_count)
+        dispatched = engine.stats.submitted_trials
+        ids = engine.stats.trial_ids
+        if c.search.budgeted:
+            self._remove_checkpoints()
         results = with_promotions(store.read())
         results = results[results["trial_id"].isin(ids)].reset_index(drop=True) if len(results) else results
         result = SearchResult(config=c, run_id=run_id, results_=results, dispatched=dispatched)
@@ -288,13 +269,7 @@ class Search:
 
     def _remove_checkpoints(self) -> None:
         """The search is over: no rung will continue from a checkpoint any more."""
-        import fsspec
-
-        fs, path = fsspec.core.url_to_fs(self.checkpoints_url)
-        try:
-            fs.rm(path, recursive=True)
-        except (FileNotFoundError, OSError):
-            pass
+        checkpoints.remove_all(self.checkpoints_url)
 
 
 def _resilient(call, what: str, attempts: int = 3) -> None:

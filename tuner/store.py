@@ -28,28 +28,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from tuner.errors import ResultsError
-
-FIXED_COLUMNS_HEAD = [
-    ("run_id", pa.string()),
-    ("trial_id", pa.string()),
-    ("model", pa.string()),
-    ("params", pa.string()),
-]
-FIXED_COLUMNS_TAIL = [
-    ("metric", pa.string()),
-    ("mean_test_score", pa.float64()),
-    ("std_test_score", pa.float64()),
-]
-STATUS_COLUMNS = [
-    ("n_resources", pa.int64()),
-    ("status", pa.string()),
-    ("error", pa.string()),
-    ("fit_time", pa.float64()),
-    ("score_time", pa.float64()),
-    ("worker", pa.string()),
-    ("started_at", pa.timestamp("us", tz="UTC")),
-    ("finished_at", pa.timestamp("us", tz="UTC")),
-]
+from tuner.record import HEAD_COLUMNS, SCORE_COLUMNS, STATUS_COLUMNS
 
 
 def _param_type(values: Iterable) -> pa.DataType:
@@ -68,7 +47,7 @@ def result_schema(param_values: dict[str, list], folds: int, extra: list[tuple] 
     """The schema of every part file of a search: fixed columns, ``param_<name>``, ``split<i>_test_score``."""
     params = [(f"param_{name}", _param_type(vals)) for name, vals in sorted(param_values.items())]
     splits = [(f"split{i}_test_score", pa.float64()) for i in range(folds)]
-    return pa.schema(FIXED_COLUMNS_HEAD + params + FIXED_COLUMNS_TAIL + splits + STATUS_COLUMNS + list(extra))
+    return pa.schema(HEAD_COLUMNS + params + SCORE_COLUMNS + splits + STATUS_COLUMNS + list(extra))
 
 
 def records_to_table(records: list[dict], schema: pa.Schema) -> pa.Table:
@@ -120,14 +99,68 @@ class ResultStore:
             self.fs.pipe_file(final, buf.getvalue())  # one upload: atomic on object stores
         return final
 
+    def _check_not_file(self) -> None:
+        if self.fs.isfile(self.root):
+            raise ResultsError(f"results location {self.url} is a file; a results location is a folder or a "
+                               "bucket prefix: pass another path")
+
+    def check_writable(self) -> None:
+        """Raise :class:`ResultsError` unless part files can be written here (checked before a run
+        dispatches anything): not a file, and, on a local or mounted filesystem, a folder in which
+        a file can be created."""
+        self._check_not_file()
+        if not self.local:
+            return  # object stores: credentials are checked by the first write of the lease
+        folder = self.root
+        while not os.path.exists(folder):  # the nearest existing folder decides
+            parent = os.path.dirname(folder.rstrip("/")) or "/"
+            if parent == folder:
+                break
+            folder = parent
+        if not os.path.isdir(folder):
+            raise ResultsError(f"results location {self.url} is inside {folder}, which is a file: pass another path")
+        probe = os.path.join(folder, f".tmp-probe-{uuid.uuid4().hex[:8]}")
+        try:
+            with open(probe, "wb"):
+                pass
+            os.remove(probe)
+        except OSError as exc:
+            raise ResultsError(f"cannot write to results location {self.url} ({exc.strerror or exc}); "
+                               "pass a writable folder with --results or fix its permissions") from None
+
+    def searches(self) -> list[str]:
+        """Names of the searches under this location, when it is a results root (folders holding
+        part files) rather than one search's results; [] otherwise."""
+        try:
+            self._check_not_file()
+            names = self.fs.ls(self.root, detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        if any(os.path.basename(n["name"].rstrip("/")).startswith("part-") for n in names):
+            return []
+        found = []
+        for n in names:
+            if n.get("type") != "directory":
+                continue
+            try:
+                inner = self.fs.ls(n["name"], detail=False)
+            except OSError:
+                continue
+            if any(os.path.basename(q.rstrip("/")).startswith("part-") for q in inner):
+                found.append(os.path.basename(n["name"].rstrip("/")))
+        return sorted(found)
+
     def part_files(self) -> list[str]:
         """Part files, sorted. Anything else not hidden (``.``/``_``) is foreign: an error, since
         mixing another program's files into the results would silently corrupt them."""
+        self._check_not_file()
         try:
             self.fs.invalidate_cache(self.root)
             names = self.fs.ls(self.root, detail=False)
         except FileNotFoundError:
             return []
+        except OSError as exc:  # unreadable folder
+            raise ResultsError(f"cannot read results location {self.url} ({exc})") from None
         parts, foreign = [], []
         for p in names:
             base = os.path.basename(p.rstrip("/"))

@@ -5,18 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-
-class TrialStatus(StrEnum):
-    OK = "ok"
-    FAILED = "failed"
-
-
-def canonical_params(params: dict) -> str:
-    """Parameters as JSON text with sorted keys: the ``params`` column and part of the id."""
-    return json.dumps(params, sort_keys=True, default=str)
+from tuner.record import canonical_params
 
 
 @dataclass(frozen=True)
@@ -53,10 +44,6 @@ class Trial:
                 f"{context}|{model}|{canonical_params(base)}{salt}".encode()
             ).hexdigest()[:20]
         return cls(model=model, params=dict(params), trial_id=digest[:20], **rung_fields)
-
-    def checkpoint_path(self, n_resources: int) -> str:
-        """Where the fold models of this configuration trained to ``n_resources`` are kept."""
-        return f"{self.checkpoints.rstrip('/')}/{self.config_id}-{n_resources}.pkl"
 
 
 def context_key(*parts: Any) -> str:

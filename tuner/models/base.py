@@ -58,6 +58,8 @@ class ModelAdapter:
     name: str = ""
     #: the parameter that counts boosting rounds / iterations, if the model has one
     rounds_param: str | None = None
+    #: the library's own format :meth:`dump_model` writes (recorded in checkpoints), if any
+    model_format: str | None = None
 
     def estimator_class(self, task: str) -> type:
         raise NotImplementedError
@@ -90,6 +92,58 @@ class ModelAdapter:
         where the library's training is deterministic (no row or column subsampling).
         """
         return None
+
+    def dump_model(self, estimator: Any) -> bytes:
+        """A fitted estimator in the library's own format, for :mod:`tuner.checkpoints`.
+
+        Parameters
+        ----------
+        estimator
+            A model fitted by :meth:`fit` or :meth:`continue_fit`.
+
+        Returns
+        -------
+        bytes
+            The model as :attr:`model_format`; never a pickle.
+
+        Raises
+        ------
+        NotImplementedError
+            Where the adapter has no such format: checkpoints are then not written and later
+            rungs train from scratch (same scores, only slower).
+        """
+        raise NotImplementedError(
+            f"model '{self.name or type(self).__name__}' has no checkpoint format without pickle: "
+            "successive-halving rungs of it train from scratch"
+        )
+
+    def load_model(self, data: bytes, params: dict, task: str, n_threads: int, seed: int) -> Any:
+        """The estimator :meth:`dump_model` wrote, ready for ``continue_fit(loaded, ...)``.
+
+        Parameters
+        ----------
+        data
+            What :meth:`dump_model` returned. It comes from a results location that others may
+            write to: an implementation never unpickles it, nor imports or calls what it names.
+        params, task, n_threads, seed
+            The trial's, as for :meth:`make`.
+
+        Returns
+        -------
+        Any
+            A model that :meth:`continue_fit` continues exactly as the one that was dumped.
+
+        Raises
+        ------
+        NotImplementedError
+            Where the adapter has no such format.
+        Exception
+            Whatever the library raises for data that are not a model of its format, or that
+            the adapter refuses.
+        """
+        raise NotImplementedError(
+            f"model '{self.name or type(self).__name__}' has no checkpoint format without pickle"
+        )
 
     def cost(self, params: dict) -> float:
         """A rough relative cost of fitting ``params``, only to start the biggest fits first:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 from tuner.models.base import ModelAdapter, StagedView, import_optional
 
 
 class CatBoostAdapter(ModelAdapter):
     name = "catboost"
     rounds_param = "iterations"
+    model_format = "catboost-cbm"
 
     def estimator_class(self, task: str) -> type:
         cb = import_optional("catboost")
@@ -29,6 +33,21 @@ class CatBoostAdapter(ModelAdapter):
         # Exact only with learning_rate set: CatBoost otherwise derives it from `iterations`.
         est = self.make({**params, "iterations": extra}, task, n_threads, seed)
         return est.fit(X, y, init_model=previous)
+
+    def dump_model(self, estimator) -> bytes:
+        """The model in CatBoost's binary ``cbm`` format. CatBoost 1.2 saves only to a file
+        name (``save_model`` has no stream); the file lives in a private temporary folder."""
+        with tempfile.TemporaryDirectory(prefix="tuner-cbm-") as folder:
+            path = os.path.join(folder, "model.cbm")
+            estimator.save_model(path, format="cbm")
+            with open(path, "rb") as fh:
+                return fh.read()
+
+    def load_model(self, data: bytes, params: dict, task: str, n_threads: int, seed: int):
+        """An estimator of the trial's class holding the ``cbm`` model :meth:`dump_model` wrote."""
+        est = self.make(params, task, n_threads, seed)
+        est.load_model(blob=bytes(data))
+        return est
 
     def can_share_rounds(self, params):
         # Without learning_rate CatBoost derives the rate from `iterations`: fits differ.

@@ -8,6 +8,7 @@ from tuner.models.base import ModelAdapter, StagedView, import_optional
 class LightGBMAdapter(ModelAdapter):
     name = "lightgbm"
     rounds_param = "n_estimators"
+    model_format = "lightgbm-text"
 
     def estimator_class(self, task: str) -> type:
         lgb = import_optional("lightgbm")
@@ -26,8 +27,21 @@ class LightGBMAdapter(ModelAdapter):
         return names
 
     def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
+        """``previous``: a fitted LGBM estimator, or the ``lightgbm.Booster`` of a checkpoint."""
+        lgb = import_optional("lightgbm")
+        init = previous if isinstance(previous, lgb.Booster) else previous.booster_
         est = self.make({**params, "n_estimators": extra}, task, n_threads, seed)
-        return est.fit(X, y, init_model=previous.booster_)
+        return est.fit(X, y, init_model=init)
+
+    def dump_model(self, estimator) -> bytes:
+        """The booster as LightGBM's text model format (``model_to_string``), UTF-8."""
+        return estimator.booster_.model_to_string().encode("utf-8")
+
+    def load_model(self, data: bytes, params: dict, task: str, n_threads: int, seed: int):
+        """A ``lightgbm.Booster`` parsed from the text :meth:`dump_model` wrote (its own
+        parameters come from the model text; training threads come from the continuing fit)."""
+        lgb = import_optional("lightgbm")
+        return lgb.Booster(model_str=data.decode("utf-8"))
 
     def can_share_rounds(self, params):
         boosting = {params.get(k) for k in ("boosting_type", "boosting", "boost", "boosting_type")}

@@ -8,7 +8,10 @@ import inspect
 from sklearn.base import is_classifier, is_regressor
 
 from tuner.errors import ConfigError
-from tuner.models.base import ModelAdapter, StagedView
+from tuner.models.base import ModelAdapter, StagedView, import_optional
+
+#: module names under an estimator's own package that are no part of a fitted model: test code
+_NOT_MODEL_MODULES = ("tests", "_testing", "conftest", "externals")
 
 
 class SklearnAdapter(ModelAdapter):
@@ -17,6 +20,8 @@ class SklearnAdapter(ModelAdapter):
     Threads: ``n_jobs`` is set where the estimator has it; OpenMP/BLAS threads are limited to the
     worker slot by :mod:`tuner.evaluate` with threadpoolctl for every model.
     """
+
+    model_format = "skops"
 
     def __init__(self, path: str, cls: type):
         self.name = path
@@ -83,6 +88,53 @@ class SklearnAdapter(ModelAdapter):
         total = previous.get_params()[self.rounds_param] + extra
         previous.set_params(warm_start=True, **{self.rounds_param: total})
         return previous.fit(X, y)
+
+    def dump_model(self, estimator) -> bytes:
+        """The estimator in skops' format (``skops.io.dumps``): a zip of JSON and ``.npy``
+        arrays, loaded without pickle."""
+        sio = import_optional("skops.io")
+        return sio.dumps(estimator)
+
+    def load_model(self, data: bytes, params: dict, task: str, n_threads: int, seed: int):
+        """The estimator :meth:`dump_model` wrote, after checking every type it names.
+
+        skops trusts builtins and numpy types of its own list; every other type in the file
+        (``skops.io.get_untrusted_types``, read without importing anything) must be a class
+        defined in the estimator class's own top-level package (e.g. ``sklearn.``), outside its
+        test code, else the file is refused. The result must be an instance of the class.
+
+        Raises
+        ------
+        ValueError
+            For a type outside those modules, or an object of another class.
+        """
+        sio = import_optional("skops.io")
+        untrusted = sio.get_untrusted_types(data=data)
+        refused = [name for name in untrusted if not self._trusted_type(name)]
+        if refused:
+            raise ValueError(f"untrusted types {refused} in a checkpoint of {self.name}")
+        est = sio.loads(data, trusted=untrusted)
+        if type(est) is not self.cls:
+            raise ValueError(f"a checkpoint of {self.name} holds a {type(est).__module__}.{type(est).__qualname__}")
+        return est
+
+    def _trusted_type(self, name: str) -> bool:
+        """Whether ``module.Name`` is a class defined in the estimator's top-level package.
+
+        Only modules under that package are imported to check (as skops would import them to
+        load); a name re-exported from elsewhere, a function or a module is refused.
+        """
+        package = self.cls.__module__.split(".")[0]
+        module_name, _, attr = name.rpartition(".")
+        parts = module_name.split(".")
+        if parts[0] != package or not attr or any(p in _NOT_MODEL_MODULES for p in parts):
+            return False
+        try:
+            obj = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError, ValueError, TypeError):
+            return False
+        return (inspect.isclass(obj) and obj.__module__ == module_name
+                and obj.__qualname__ == attr)
 
     def can_share_rounds(self, params):
         # staged predictions are exact for boosting; early stopping would pick its own count

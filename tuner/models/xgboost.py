@@ -16,6 +16,7 @@ _matrices = threading.local()
 class XGBoostAdapter(ModelAdapter):
     name = "xgboost"
     rounds_param = "n_estimators"
+    model_format = "xgboost-ubj"
 
     def estimator_class(self, task: str) -> type:
         xgb = import_optional("xgboost")
@@ -61,6 +62,16 @@ class XGBoostAdapter(ModelAdapter):
     def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
         est = self.make({**params, "n_estimators": extra}, task, n_threads, seed)
         return est.fit(X, y, xgb_model=previous.get_booster())
+
+    def dump_model(self, estimator) -> bytes:
+        """The booster as XGBoost's Universal Binary JSON (``save_raw("ubj")``)."""
+        return bytes(estimator.get_booster().save_raw("ubj"))
+
+    def load_model(self, data: bytes, params: dict, task: str, n_threads: int, seed: int):
+        """An estimator of the trial's class holding the booster :meth:`dump_model` wrote."""
+        est = self.make(params, task, n_threads, seed)
+        est.load_model(bytearray(data))
+        return est
 
     def can_share_rounds(self, params):
         # DART re-weights earlier trees while training; early stopping decides the count itself

@@ -6,40 +6,98 @@ every worker busy:
 
 * :meth:`Strategy.ask` returns up to ``n`` trials to start now (fewer, or none, when the strategy
   must wait for results first);
-* :meth:`Strategy.tell` receives finished records (each has ``trial_id``, ``status`` and
-  ``mean_test_score``);
-* the search is over when nothing is in flight and :meth:`ask` returns nothing.
+* :meth:`Strategy.tell` receives finished :class:`~tuner.record.TrialRecord` objects;
+* the search is over when nothing is in flight and :meth:`Strategy.ask` returns nothing.
 
-Non-adaptive strategies only implement :meth:`trials`.
+Strategies whose trials do not depend on results (grid, random) derive from
+:class:`PlannedStrategy` and only say which trials they run, lazily, in order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 from tuner.trial import Trial
 
+if TYPE_CHECKING:
+    from tuner.config import ModelConfig, SearchConfig
+    from tuner.record import TrialRecord
 
-class Strategy:
-    """Base class. Subclasses implement :meth:`trials` (non-adaptive) or :meth:`ask`/:meth:`tell`."""
+
+class Strategy(ABC):
+    """Base class of every strategy; all share this constructor.
+
+    Parameters
+    ----------
+    models : sequence of ModelConfig
+        The models and their parameter spaces.
+    search : SearchConfig
+        The validated ``search`` section (seed, n_trials, budget, ...).
+    make_trial : callable
+        ``make_trial(model, params, **rung_fields) -> Trial``: gives each trial its stable id.
+    greater_is_better : bool
+        The metric's direction (adaptive strategies keep the best).
+    resources : dict, optional
+        Budgeted strategies: model name -> the parameter that is its budget (boosting rounds).
+    """
 
     #: whether what is asked next depends on results (then the engine runs trials in asked order)
-    adaptive = False
+    adaptive: ClassVar[bool] = False
+    #: whether trials carry a budget (rungs of boosting rounds) that the strategy sets itself
+    budgeted: ClassVar[bool] = False
 
-    def __init__(self, models, search, make_trial: Callable[..., Trial], greater_is_better: bool = False):
-        self.models = models
+    def __init__(
+        self,
+        models: Sequence[ModelConfig],
+        search: SearchConfig,
+        make_trial: Callable[..., Trial],
+        greater_is_better: bool = False,
+        resources: dict[str, str] | None = None,
+    ):
+        self.models = list(models)
         self.search = search
         self.make_trial = make_trial
         self.greater_is_better = greater_is_better
-        self._queue: Iterator[Trial] | None = None
+        self.resources = resources or {}
 
-    def iter_trials(self) -> Iterator[Trial]:
-        """Every trial this strategy will run, in order, generated lazily (non-adaptive
-        strategies): a 100,000-point grid is never held in memory at once."""
-        raise NotImplementedError
+    @abstractmethod
+    def ask(self, n: int) -> list[Trial]:
+        """Up to ``n`` trials to start now."""
+
+    @abstractmethod
+    def tell(self, records: list[TrialRecord]) -> None:
+        """Finished trials (of this run, or of an earlier run on resume)."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Per model: trials this strategy will run at most (budgeted strategies: configurations
+        started at the first rung)."""
+
+    def total(self) -> int:
+        """Trials this strategy will run at most (for progress and plans)."""
+        return sum(self.counts().values())
 
     def trials(self) -> list[Trial]:
-        return list(self.iter_trials())
+        """Every trial, asked to the end (non-adaptive strategies only)."""
+        if self.adaptive:
+            raise TypeError(f"{type(self).__name__} decides its trials from results; use ask/tell")
+        out: list[Trial] = []
+        while batch := self.ask(1000):
+            out.extend(batch)
+        return out
+
+
+class PlannedStrategy(Strategy):
+    """A strategy whose trials are known in advance: implement :meth:`iter_trials`."""
+
+    _queue: Iterator[Trial] | None = None
+
+    @abstractmethod
+    def iter_trials(self) -> Iterator[Trial]:
+        """Every trial this strategy will run, in order, generated lazily: a 100,000-point grid
+        is never held in memory at once."""
 
     def ask(self, n: int) -> list[Trial]:
         if self._queue is None:
@@ -51,15 +109,20 @@ class Strategy:
                 break
         return out
 
-    def tell(self, records: list[dict]) -> None:
-        """Non-adaptive strategies ignore results."""
+    def tell(self, records: list[TrialRecord]) -> None:
+        """Results change nothing here."""
 
-    def total(self) -> int:
-        """Trials this strategy will run at most (for progress)."""
-        return sum(1 for _ in self.iter_trials())
+    def trials(self) -> list[Trial]:
+        return list(self.iter_trials())
+
+    def counts(self) -> dict[str, int]:
+        out = {m.name: 0 for m in self.models}
+        for t in self.iter_trials():
+            out[t.model] += 1
+        return out
 
 
-def unique(trials) -> Iterator[Trial]:
+def unique(trials: Iterable[Trial]) -> Iterator[Trial]:
     """Drop repeated configurations (a random search can draw the same point twice)."""
     seen: set[str] = set()
     for t in trials:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tuner.strategies.base import Strategy, unique
+from tuner.strategies.base import PlannedStrategy, unique
 from tuner.trial import Trial
 
 
-class GridStrategy(Strategy):
+class GridStrategy(PlannedStrategy):
     def iter_trials(self) -> Iterator[Trial]:
         return unique(
             self.make_trial(m.name, params)
@@ -17,5 +17,6 @@ class GridStrategy(Strategy):
             for params in m.space.grid(self.search.grid_resolution, last=m.adapter.rounds_param)
         )
 
-    def total(self) -> int:
-        return sum(m.space.grid_size(self.search.grid_resolution) for m in self.models)
+    def counts(self) -> dict[str, int]:
+        """Counted, not enumerated: a grid of a million points answers at once."""
+        return {m.name: m.space.grid_size(self.search.grid_resolution) for m in self.models}

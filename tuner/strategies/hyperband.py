@@ -1,6 +1,6 @@
 """Successive halving, Hyperband and ASHA, with boosting rounds as the budget.
 
-* Successive halving (Jamieson and Talwalkar, AISTATS 2016): ``n_trials`` configurations at the
+* Successive halving (Jamieson and Talwalkar, AISTATS 2016): ``n_trials`` configurations per model at the
   smallest budget, the best ``1/eta`` of each rung continue with ``eta`` times the budget.
 * Hyperband (Li et al., JMLR 2018, Algorithm 1): several successive-halving brackets that trade
   the number of configurations against the budget each starts with. tuner runs all brackets at
@@ -18,10 +18,12 @@ rounds. A promoted configuration continues training from its checkpoint of the p
 from __future__ import annotations
 
 import zlib
+from abc import abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
+from tuner.record import TrialRecord
 from tuner.strategies.base import Strategy
 from tuner.trial import Trial
 
@@ -112,11 +114,13 @@ class _Budgeted(Strategy):
     """Shared by the three: configuration sampling and rung trials."""
 
     adaptive = True
+    budgeted = True
 
     def __init__(self, models, search, make_trial, greater_is_better=False, resources: dict[str, str] | None = None):
-        super().__init__(models, search, make_trial, greater_is_better)
-        self.resources = resources or {}  # model name -> its budget parameter
+        super().__init__(models, search, make_trial, greater_is_better, resources)
         self.eta = search.eta
+        #: configurations to start (successive halving, ASHA): n_trials per model, as in random search
+        self.n_configs = (search.n_trials or 0) * len(self.models)
         self.configs: dict[str, tuple[str, dict]] = {}  # config_id -> (model, params without budget)
 
     def _sample(self, index: int, bracket: int) -> tuple[str, dict]:
@@ -138,9 +142,13 @@ class _Budgeted(Strategy):
         self.configs[trial.config_id] = (model, params)
         return trial
 
+    @abstractmethod
+    def brackets(self) -> list[Bracket]:
+        """The schedule: brackets of rungs (configurations and rounds each)."""
+
     @staticmethod
-    def _score(record: dict) -> float | None:
-        return record.get("mean_test_score") if record.get("status") == "ok" else None
+    def _score(record: TrialRecord) -> float | None:
+        return record.mean_test_score if record.is_ok else None
 
 
 class _SyncBracket:
@@ -158,8 +166,8 @@ class _SyncBracket:
         out, self.pending = self.pending[:n], self.pending[n:]
         return out
 
-    def tell(self, record: dict, trial_config: str) -> None:
-        if record["trial_id"] not in self.expected:
+    def tell(self, record: TrialRecord, trial_config: str) -> None:
+        if record.trial_id not in self.expected:
             return
         self.scores[trial_config] = _Budgeted._score(record)
         if len(self.scores) < len(self.expected) or self.rung + 1 >= len(self.bracket.rungs):
@@ -177,9 +185,6 @@ class _SyncBracket:
 
 class _SyncStrategy(_Budgeted):
     """Brackets run concurrently; within a bracket, rung by rung."""
-
-    def brackets(self) -> list[Bracket]:
-        raise NotImplementedError
 
     def _start(self) -> None:
         self._brackets = []
@@ -208,22 +213,30 @@ class _SyncStrategy(_Budgeted):
                 break
         return out
 
-    def tell(self, records: list[dict]) -> None:
+    def tell(self, records: list[TrialRecord]) -> None:
         for r in records:
-            config = self._config_of.get(r["trial_id"])
+            config = self._config_of.get(r.trial_id)
             if config is None:
                 continue
             for b in self._brackets:
                 b.tell(r, config)
 
+    def counts(self) -> dict[str, int]:
+        out = {m.name: 0 for m in self.models}
+        for b in self.brackets():
+            for index in range(b.rungs[0].n_configs):  # models take turns (see _sample)
+                out[self.models[index % len(self.models)].name] += 1
+        return out
+
     def total(self) -> int:
+        """Rung evaluations at most (every rung of every bracket)."""
         return sum(r.n_configs for b in self.brackets() for r in b.rungs)
 
 
 class SuccessiveHalvingStrategy(_SyncStrategy):
     def brackets(self) -> list[Bracket]:
         s = self.search
-        return [successive_halving_schedule(s.n_trials, s.min_resource, s.max_resource, s.eta)]
+        return [successive_halving_schedule(self.n_configs, s.min_resource, s.max_resource, s.eta)]
 
 
 class HyperbandStrategy(_SyncStrategy):
@@ -248,7 +261,7 @@ class ASHAStrategy(_Budgeted):
 
     def brackets(self) -> list[Bracket]:
         s = self.search
-        return [successive_halving_schedule(s.n_trials, s.min_resource, s.max_resource, s.eta)]
+        return [successive_halving_schedule(self.n_configs, s.min_resource, s.max_resource, s.eta)]
 
     def _get_job(self) -> Trial | None:
         found = asha_promotion(self.rungs, self.promoted, self.eta, self.greater_is_better)
@@ -256,7 +269,7 @@ class ASHAStrategy(_Budgeted):
             k, config = found
             self.promoted[k].add(config)
             return self._trial(*self.configs[config], 0, k + 1, self.resources_per_rung)
-        while self.drawn < self.search.n_trials:
+        while self.drawn < self.n_configs:
             model, params = self._sample(self.drawn, 0)
             self.drawn += 1
             key = (model, repr(sorted(params.items())))
@@ -276,12 +289,16 @@ class ASHAStrategy(_Budgeted):
             out.append(job)
         return out
 
-    def tell(self, records: list[dict]) -> None:
+    def tell(self, records: list[TrialRecord]) -> None:
         for r in records:
-            found = self._trial_rung.get(r["trial_id"])
+            found = self._trial_rung.get(r.trial_id)
             if found is not None:
                 config, rung = found
                 self.rungs[rung][config] = self._score(r)
+
+    def counts(self) -> dict[str, int]:
+        n = self.n_configs
+        return {m.name: len(range(i, n, len(self.models))) for i, m in enumerate(self.models)}
 
     def total(self) -> int:
         return sum(r.n_configs for r in self.brackets()[0].rungs)

@@ -10,22 +10,35 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tuner.strategies.base import Strategy, unique
+from tuner.record import canonical_params
+from tuner.strategies.base import PlannedStrategy, unique
 from tuner.trial import Trial
 
+EXACT_COUNT = 100_000
 
-class RandomStrategy(Strategy):
+
+class RandomStrategy(PlannedStrategy):
     def iter_trials(self) -> Iterator[Trial]:
         return unique(self._draws())
 
-    def total(self) -> int:
-        """At most n_trials per model (repeated draws of a small space are run once)."""
-        return self.search.n_trials * len(self.models)
+    def counts(self) -> dict[str, int]:
+        """Distinct configurations per model: repeated draws of a small space run once. Up to
+        :data:`EXACT_COUNT` draws are made to count them; beyond, n_trials is the bound."""
+        if self.search.n_trials > EXACT_COUNT:
+            return {m.name: self.search.n_trials for m in self.models}
+        out = {}
+        for m in self.models:
+            rng = self._rng(m.name)
+            out[m.name] = len({canonical_params(m.space.sample(rng)) for _ in range(self.search.n_trials)})
+        return out
+
+    def _rng(self, model: str) -> np.random.Generator:
+        # One generator per model, seeded by the model's name too: adding a model to the
+        # configuration does not change the draws of the others (their trials resume).
+        return np.random.default_rng([self.search.seed, zlib.crc32(model.encode())])
 
     def _draws(self) -> Iterator[Trial]:
         for m in self.models:
-            # One generator per model, seeded by the model's name too: adding a model to the
-            # configuration does not change the draws of the others (their trials resume).
-            rng = np.random.default_rng([self.search.seed, zlib.crc32(m.name.encode())])
+            rng = self._rng(m.name)
             for _ in range(self.search.n_trials):
                 yield self.make_trial(m.name, m.space.sample(rng))
