@@ -38,7 +38,6 @@ from tuner.engine import ENGINES as ENGINE_REGISTRY
 from tuner.errors import ConfigError
 from tuner.metrics import DEFAULT_METRIC, METRICS
 from tuner.models import BUILTIN, ModelAdapter, get_adapter
-from tuner.models.sklearn import SklearnAdapter
 from tuner.space import ParamSpace
 from tuner.strategies import STRATEGIES as STRATEGY_REGISTRY
 from tuner.validation import adapt_bounds, boolean, check_keys, choice, integer, section
@@ -327,10 +326,7 @@ def _check_budget(models: tuple[ModelConfig, ...], search: SearchConfig) -> None
                               f"no value: strategy '{search.strategy}' sets the budget '{resource}' itself")
         if search.resource is not None:
             m.adapter.validate_param_names([resource], "regression", "search.resource")
-        if m.name == "catboost" and "learning_rate" not in m.space.params:
-            raise ConfigError(f"{key}.learning_rate", None,
-                              "a value: CatBoost derives its learning rate from iterations otherwise, so rungs "
-                              "would train with different rates")
+        m.adapter.check_budgeted(m.space, search.strategy, key)
 
 
 def _models(raw: dict, task: str) -> tuple[ModelConfig, ...]:
@@ -352,10 +348,7 @@ def _models(raw: dict, task: str) -> tuple[ModelConfig, ...]:
         except TypeError as exc:  # a class that cannot be built without arguments, e.g. a Pipeline
             raise ConfigError(key, name, "an estimator class whose parameters all have defaults", str(exc)) from None
         space = ParamSpace.from_config(spec, key)
-        if isinstance(adapter, SklearnAdapter):
-            adapter.check_task(task, key)
-            adapter.validate_values({n: space.possible_values(n) for n in space.params}, key)
-        adapter.validate_param_names(list(space.params), task, key)
+        adapter.check_space(space, task, key)  # names, and each library's own rules
         out.append(ModelConfig(str(name), space, adapter))
     return tuple(out)
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tuner.space import ParamSpace
 
 INSTALL_HINTS = {
     "xgboost": "pip install xgboost",
@@ -184,6 +187,17 @@ class ModelAdapter:
 
     def extra_param_names(self) -> set[str]:
         return set()
+
+    def check_space(self, space: ParamSpace, task: str, key: str) -> None:
+        """Check a model's space before anything runs; raise ConfigError naming ``key``.
+
+        Every adapter checks the parameter names; adapters add their library's own rules.
+        """
+        self.validate_param_names(list(space.params), task, key)
+
+    def check_budgeted(self, space: ParamSpace, strategy: str, key: str) -> None:
+        """Rules of this library for successive halving, Hyperband and ASHA, where training
+        continues from rung to rung (none by default)."""
 
     def validate_param_names(self, names: list[str], task: str, key: str) -> None:
         known, open_kwargs = self.known_params(task)

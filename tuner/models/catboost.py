@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+from tuner.errors import ConfigError
 from tuner.models.base import ModelAdapter, StagedView, import_optional
 
 
@@ -48,6 +49,12 @@ class CatBoostAdapter(ModelAdapter):
         est = self.make(params, task, n_threads, seed)
         est.load_model(blob=bytes(data))
         return est
+
+    def check_budgeted(self, space, strategy, key):
+        if "learning_rate" not in space.params:
+            raise ConfigError(f"{key}.learning_rate", None,
+                              "a value: CatBoost derives its learning rate from iterations otherwise, so rungs "
+                              "would train with different rates")
 
     def can_share_rounds(self, params):
         # Without learning_rate CatBoost derives the rate from `iterations`: fits differ.

@@ -53,6 +53,13 @@ class SklearnAdapter(ModelAdapter):
         names, open_kwargs = super().known_params(task)
         return names | self._param_names, open_kwargs
 
+    def check_space(self, space, task: str, key: str) -> None:
+        """Classifier or regressor as the task needs, and every listed value checked with the
+        estimator's own parameter constraints, besides the names."""
+        self.check_task(task, key)
+        self.validate_values({n: space.possible_values(n) for n in space.params}, key)
+        super().check_space(space, task, key)
+
     def check_task(self, task: str, key: str) -> None:
         est = self.cls()
         if task == "classification" and is_regressor(est):
