@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.conftest import small_config
-from tests.test_cli_errors import BUDGET
+from tests.test_cli_errors import STRATEGY_SECTIONS
 from tuner import Search, plots
 from tuner.cli import main
 from tuner.report import report_tables
@@ -17,13 +17,7 @@ MODELS = {
     "xgboost": {"max_depth": [2, 3, 4], "learning_rate": [0.1, 0.3]},
     "sklearn.ensemble.HistGradientBoostingRegressor": {"max_leaf_nodes": [7, 15], "learning_rate": [0.1, 0.3]},
 }
-STRATEGIES = {
-    "grid": {"strategy": "grid"},
-    "random": {"strategy": "random", "n_trials": 3},
-    "successive_halving": {"strategy": "successive_halving", "n_trials": 3, **BUDGET},
-    "hyperband": {"strategy": "hyperband", **BUDGET},
-    "asha": {"strategy": "asha", "n_trials": 4, **BUDGET},
-}
+STRATEGIES = {**STRATEGY_SECTIONS, "asha": {**STRATEGY_SECTIONS["asha"], "n_trials": 4}}
 
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))

@@ -34,7 +34,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import pandas as pd
 import pyarrow as pa
@@ -115,6 +115,17 @@ def first_line(error: str | None) -> str:
     return ""
 
 
+class RunFields(TypedDict, total=False):
+    """How a trial ran, as the constructors of :class:`TrialRecord` take it (all optional)."""
+
+    n_resources: int | None
+    fit_time: float
+    score_time: float
+    worker: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
 @dataclass(frozen=True)
 class TrialRecord:
     """One finished trial. Build it with :meth:`ok` or :meth:`failed`; store it with :meth:`as_row`."""
@@ -141,62 +152,35 @@ class TrialRecord:
     # -- constructors --------------------------------------------------------------------------
     @classmethod
     def ok(
-        cls,
-        trial: Trial,
-        metric: str,
-        scores: list[float],
-        *,
-        n_resources: int | None = None,
-        fit_time: float = 0.0,
-        score_time: float = 0.0,
-        worker: str | None = None,
-        started_at: datetime | None = None,
-        finished_at: datetime | None = None,
-        continued: bool = False,
+        cls, trial: Trial, metric: str, scores: list[float], *, continued: bool = False, **run: Unpack[RunFields]
     ) -> TrialRecord:
         """A trial scored on every fold. Non-finite scores make it a failed trial instead."""
         scores = [float(s) for s in scores]
-        common = dict(n_resources=n_resources, fit_time=fit_time, score_time=score_time, worker=worker,
-                      started_at=started_at, finished_at=finished_at)
         if not scores or not all(math.isfinite(s) for s in scores):
-            return cls.failed(trial, metric, f"FloatingPointError: non-finite scores {scores}", **common)
+            return cls.failed(trial, metric, f"FloatingPointError: non-finite scores {scores}", **run)
         return cls(
             **_trial_fields(trial),
             metric=metric,
             status=TrialStatus.OK,
             scores=tuple(scores),
             continued=continued if trial.resource is not None else None,
-            **_times(common),
+            **_times(run),
         )
 
     @classmethod
-    def failed(
-        cls,
-        trial: Trial,
-        metric: str,
-        error: str | BaseException,
-        *,
-        n_resources: int | None = None,
-        fit_time: float = 0.0,
-        score_time: float = 0.0,
-        worker: str | None = None,
-        started_at: datetime | None = None,
-        finished_at: datetime | None = None,
-    ) -> TrialRecord:
+    def failed(cls, trial: Trial, metric: str, error: str | BaseException, **run: Unpack[RunFields]) -> TrialRecord:
         """A trial that could not be scored; ``error`` is the message (or the exception)."""
         if isinstance(error, BaseException):
             error = error_text(error)
-        if n_resources is None and trial.resource is not None:
-            n_resources = int(trial.params[trial.resource])
-        common = dict(n_resources=n_resources, fit_time=fit_time, score_time=score_time, worker=worker,
-                      started_at=started_at, finished_at=finished_at)
+        if run.get("n_resources") is None and trial.resource is not None:
+            run["n_resources"] = int(trial.params[trial.resource])
         return cls(
             **_trial_fields(trial),
             metric=metric,
             status=TrialStatus.FAILED,
             error=str(error)[-MAX_ERROR_CHARS:],
             continued=False if trial.resource is not None else None,
-            **_times(common),
+            **_times(run),
         )
 
     def with_run(self, run_id: str) -> TrialRecord:
@@ -292,6 +276,6 @@ def _trial_fields(trial: Trial) -> dict[str, Any]:
     }
 
 
-def _times(common: dict[str, Any]) -> dict[str, Any]:
-    finished = common["finished_at"] or now()
-    return {**common, "finished_at": finished, "started_at": common["started_at"] or finished}
+def _times(run: RunFields) -> dict[str, Any]:
+    finished = run.get("finished_at") or now()
+    return {**run, "finished_at": finished, "started_at": run.get("started_at") or finished}
