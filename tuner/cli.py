@@ -59,10 +59,6 @@ def _err(message: str) -> None:
 # -- run ------------------------------------------------------------------------------------
 
 
-class _Interrupted(Exception):
-    """Ctrl-C during a run, raised where the run can stop cleanly."""
-
-
 def _on_sigint(signum, frame):  # noqa: ARG001 - signal handler signature
     # Quiet Dask's own shutdown chatter (closed comms, cancelled tasks): the run stops on purpose.
     for name in ("distributed", "tornado", "asyncio"):
@@ -164,26 +160,10 @@ def _print_failures(df, top: int = 5) -> None:
 # -- other verbs ----------------------------------------------------------------------------
 
 
-def _read(url: str):
-    """The results at ``url``, or a TunerError saying why there are none to show."""
-    from tuner.errors import ResultsError
-    from tuner.results import read_results
-    from tuner.store import ResultStore
-
-    searches = ResultStore(url).searches()
-    if searches:  # a results root, not a search: name the searches in it
-        raise ResultsError(f"{url} holds the results of several searches; pick one: "
-                           + ", ".join(f"{url.rstrip('/')}/{name}" for name in searches))
-    df = read_results(url)
-    if df.empty:
-        raise ResultsError(f"no results at {url}: no part files there (run a search first, or check the path)")
-    return df
-
-
 def cmd_results(args: argparse.Namespace) -> int:
-    from tuner.results import best_per_model, best_trials, counts, select_metric, summary
+    from tuner.results import best_per_model, best_trials, counts, read_search, select_metric, summary
 
-    df = _read(args.url)
+    df = read_search(args.url)
     if args.json:
         print(json.dumps(summary(df, args.top, args.metric), default=_json_default, indent=2))
         return 0
@@ -224,7 +204,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from tuner.report import write_report
 
-    _read(args.url)  # the same checks and messages as `tuner results`
     path = write_report(args.url, args.output, metric=args.metric)
     print(f"tuner: report written to {path}")
     return 0

@@ -30,7 +30,15 @@ import pyarrow as pa
 from distributed import Client, Future, as_completed
 from distributed.scheduler import KilledWorker
 
-from tuner.evaluate import FoldResult, Problem, combine_folds, evaluate_batch, evaluate_fold, share_key
+from tuner.evaluate import (
+    FoldResult,
+    Problem,
+    combine_folds,
+    evaluate_batch,
+    evaluate_fold,
+    group_units,
+    share_key,
+)
 from tuner.models import get_adapter
 from tuner.record import TrialRecord
 from tuner.store import ResultStore
@@ -218,15 +226,6 @@ class Window:
         for task in self.tasks.values():
             task.future.cancel()
         self.tasks.clear()
-
-
-def group_units(trials: list[Trial]) -> list[Unit]:
-    """Trials sharing a fit stay together; each group is one unit of work."""
-    groups: dict = {}
-    for t in trials:
-        key = share_key(t)
-        groups.setdefault(key if key is not None else t.trial_id, []).append(t)
-    return list(groups.values())
 
 
 def unit_cost(unit: Unit) -> float:

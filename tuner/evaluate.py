@@ -162,6 +162,16 @@ def share_key(trial: Trial) -> tuple | None:
     return trial.model, canonical_params(rest)
 
 
+def group_units(trials: list[Trial]) -> list[list[Trial]]:
+    """Units of work, in first-seen order: trials that share a fit (:func:`share_key`) stay
+    together, every other trial is a unit of its own."""
+    groups: dict = {}
+    for t in trials:
+        key = share_key(t)
+        groups.setdefault(key if key is not None else ("single", t.trial_id), []).append(t)
+    return list(groups.values())
+
+
 @dataclass
 class FoldResult:
     """One CV fold of a unit of work (:func:`evaluate_fold`): per-trial lists, in the unit's order."""
@@ -263,12 +273,8 @@ def evaluate_batch(problem: Problem, trials: list[Trial]) -> list[TrialRecord]:
 
     Trials that differ only in their number of rounds share one fit (:func:`evaluate_fold`).
     """
-    groups: dict = {}
-    for t in trials:
-        key = share_key(t)
-        groups.setdefault(key if key is not None else ("single", t.trial_id), []).append(t)
     by_id: dict[str, TrialRecord] = {}
     with _thread_limits(problem.n_threads):
-        for group in groups.values():
+        for group in group_units(trials):
             by_id.update((r.trial_id, r) for r in evaluate_unit(problem, group))
     return [by_id[t.trial_id] for t in trials]

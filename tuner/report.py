@@ -37,9 +37,9 @@ from tuner.results import (
     counts,
     failures,
     is_budgeted,
+    read_search,
     select_metric,
 )
-from tuner.store import ResultStore
 
 #: resolution of the embedded plots: an image is ``figure size in inches x DPI`` pixels
 DPI = 100
@@ -440,13 +440,7 @@ def write_report(
     >>> write_report("results/california-gbdt", "california.html")   # doctest: +SKIP
     '/home/me/project/california.html'
     """
-    searches = ResultStore(url, storage_options).searches()
-    if searches:  # a results root, not a search: name the searches in it
-        raise ResultsError(f"{url} holds the results of several searches; pick one: "
-                           + ", ".join(f"{str(url).rstrip('/')}/{name}" for name in searches))
-    df = plots.load_results(url, storage_options)
-    if df.empty:
-        raise ResultsError(f"no results at {url}: no part files there (run a search first, or check the path)")
+    df = read_search(str(url), storage_options)
     page = render_report(df, title=os.path.basename(str(url).rstrip("/")) or str(url), source=str(url),
                          metric=metric)
     if "://" in output:

@@ -42,6 +42,22 @@ def read_results(url: str, storage_options: dict | None = None) -> pd.DataFrame:
     return with_promotions(df)
 
 
+def read_search(url: str, storage_options: dict | None = None) -> pd.DataFrame:
+    """The results of one search at ``url``, for showing them (``tuner results``, reports).
+
+    Raises :class:`~tuner.errors.ResultsError` naming the searches when ``url`` is a results root
+    holding several, and when there are no results there at all.
+    """
+    searches = ResultStore(url, storage_options).searches()
+    if searches:  # a results root, not a search: name the searches in it
+        raise ResultsError(f"{url} holds the results of several searches; pick one: "
+                           + ", ".join(f"{str(url).rstrip('/')}/{name}" for name in searches))
+    df = read_results(url, storage_options)
+    if df.empty:
+        raise ResultsError(f"no results at {url}: no part files there (run a search first, or check the path)")
+    return df
+
+
 def check_columns(df: pd.DataFrame, where: str = "the results") -> None:
     """Raise :class:`ResultsError` when rows lack the columns every tuner result has."""
     if df.empty:
