@@ -1,6 +1,7 @@
 # make setup : create .venv from the pinned lock (idempotent: does nothing when up to date)
 # make run   : set-up + the built-in California housing search on a LocalCluster
 # make test  : set-up + the whole test suite
+# make lint  : ruff + mypy on tuner/
 # make lock  : re-resolve requirements.lock / requirements-dev.lock from the .in files
 
 PYTHON ?= python3
@@ -31,6 +32,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check tuner tests benchmarks
+	$(BIN)/mypy
 
 lock:
 	$(BIN)/python -m pip install --quiet uv

@@ -71,7 +71,7 @@ def _member_name(i: int, fmt: str) -> str:
 
 def _pack(adapter: ModelAdapter, blobs: list[bytes]) -> bytes:
     fmt = adapter.model_format or "unknown"
-    members = [
+    members: list[dict[str, Any]] = [
         {"name": _member_name(i, fmt), "format": fmt, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()}
         for i, b in enumerate(blobs)
     ]

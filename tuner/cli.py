@@ -175,6 +175,7 @@ def cmd_results(args: argparse.Namespace) -> int:
     if c.ok == 0:
         _err("no trial succeeded")
         return 1
+    assert metric is not None  # trials that succeeded were scored with a metric
     _print_table(best_trials(rows, args.top, metric), f"top {args.top}", metric)
     _print_table(best_per_model(rows, metric), "best per model", metric)
     return 0

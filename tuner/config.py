@@ -190,7 +190,7 @@ def _data(raw: dict, base_dir: Path | None) -> DataSpec:
     if ("dataset" in data) == ("path" in data):
         raise ConfigError("data", data, "exactly one of 'dataset' or 'path'")
     sample = None if data.get("sample") is None else integer(data["sample"], "data.sample", 10)
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "sample": sample,
         "seed": integer(data.get("seed", 0), "data.seed", 0, MAX_SEED),
         "n_samples": integer(data.get("n_samples", 2000), "data.n_samples", 20),
@@ -227,6 +227,7 @@ def _data(raw: dict, base_dir: Path | None) -> DataSpec:
 
 def _target(data: DataSpec):
     """A data file's target column, read to the end: no missing values, no infinities."""
+    assert data.path is not None and data.target is not None  # a file's DataSpec has both
     try:
         y = read_target(data.path, data.target)
     except Exception as exc:  # the header was readable, a row further down is not
@@ -242,6 +243,7 @@ def _task(raw: dict, data: DataSpec, folds: int) -> str:
     """The task (given, or inferred from the target), once the data can be split into ``folds``."""
     task = None if raw.get("task") is None else choice(raw["task"], ("regression", "classification"), "task")
     if data.path is None:
+        assert data.dataset is not None  # exactly one of dataset and path
         task = task or BUILTIN_TASKS.get(data.dataset, "regression")
         rows = data.n_samples if data.dataset == "synthetic" else BUILTIN_ROWS[data.dataset]
     else:

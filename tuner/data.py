@@ -130,6 +130,7 @@ def load(spec: DataSpec, task: str) -> tuple[pd.DataFrame, np.ndarray]:
         bunch = loader(as_frame=True)
         X, y = bunch.data, bunch.target.to_numpy()
     else:
+        assert spec.path is not None  # exactly one of dataset and path
         frame = read_table(spec.path)
         y = frame.pop(spec.target).to_numpy()
         X = frame

@@ -24,7 +24,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from distributed import Client, Future, as_completed
@@ -44,6 +44,9 @@ from tuner.record import TrialRecord
 from tuner.store import ResultStore
 from tuner.strategies.base import Strategy
 from tuner.trial import Trial
+
+if TYPE_CHECKING:
+    from dask.typing import Key
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +207,7 @@ class Window:
 
     def __init__(self, size: int, stats: EngineStats):
         self.size, self.stats = size, stats
-        self.tasks: dict[str, Task] = {}
+        self.tasks: dict[Key, Task] = {}
         self.completed = as_completed()
 
     def __len__(self) -> int:
@@ -393,6 +396,7 @@ class Engine(SearchEngine):
                 fold: int | None = None) -> None:
         self.stats.submitted_tasks += 1
         self.stats.submitted_trials += len(trials) if attempt == 0 and not fold else 0
+        future: Future[Any]
         if fold is None:
             key = f"{TASK_PREFIX}-{trials[0].trial_id}-{attempt}"
             future = self.client.submit(evaluate_batch, self.problem, trials, key=key, pure=False, retries=0)

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -25,7 +25,7 @@ from tuner import checkpoints
 from tuner.data import DataSpec, load_cached
 from tuner.metrics import get_metric, scorer_for
 from tuner.models import get_adapter
-from tuner.record import TrialRecord, canonical_params, error_text, now, worker_name
+from tuner.record import RunFields, TrialRecord, canonical_params, error_text, now, worker_name
 from tuner.trial import Trial
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
         scorer = scorer_for(metric, len(np.unique(y)) if problem.task == "classification" else None)
         previous = None
         if trial.continue_from is not None and trial.checkpoints is not None:
+            assert trial.config_id is not None  # rung trials always have one
             previous = checkpoints.load(
                 checkpoints.checkpoint_url(trial.checkpoints, trial.config_id, trial.continue_from),
                 adapter, trial.params, problem.task, problem.n_threads, problem.seed, len(splits),
@@ -124,9 +125,11 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                 fit_time += t1 - t0
                 score_time += time.perf_counter() - t1
                 models.append(est)
+        n_resources: int | None
         if trial.resource is not None:
             n_resources = int(trial.params[trial.resource])
             if trial.checkpoints is not None:
+                assert trial.config_id is not None  # rung trials always have one
                 url = checkpoints.checkpoint_url(trial.checkpoints, trial.config_id, n_resources)
                 try:
                     checkpoints.save(url, adapter, models)
@@ -245,7 +248,7 @@ def combine_folds(problem: Problem, trials: list[Trial], parts: list[FoldResult]
     parts = sorted(parts, key=lambda p: p.fold)
     records = []
     for i, t in enumerate(trials):
-        common = dict(
+        common: RunFields = dict(
             n_resources=parts[0].n_resources[i],
             fit_time=sum(p.fit_time[i] for p in parts),
             score_time=sum(p.score_time[i] for p in parts),
@@ -257,7 +260,9 @@ def combine_folds(problem: Problem, trials: list[Trial], parts: list[FoldResult]
         if error is not None:
             records.append(TrialRecord.failed(t, problem.metric, error, **common))
         else:
-            records.append(TrialRecord.ok(t, problem.metric, [p.scores[i] for p in parts], **common))
+            # no fold failed, so every fold has a score
+            scores = cast("list[float]", [p.scores[i] for p in parts])
+            records.append(TrialRecord.ok(t, problem.metric, scores, **common))
     return records
 
 

@@ -34,7 +34,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -47,7 +47,7 @@ from matplotlib.lines import Line2D
 from tuner import results as res
 from tuner.metrics import greater_is_better
 
-Results = str | os.PathLike | pd.DataFrame
+Results: TypeAlias = str | os.PathLike | pd.DataFrame
 
 #: a numeric parameter is drawn on a log axis when all its values are positive and
 #: the largest is at least this many times the smallest
@@ -138,7 +138,8 @@ def short_name(model: str) -> str:
 
 
 def _model_colors(models: Sequence[str]) -> dict[str, Any]:
-    palette = colormaps["tab10"].colors
+    # tab10 is a ListedColormap; the registry is typed as returning the base Colormap
+    palette: Sequence[Any] = colormaps["tab10"].colors  # type: ignore[attr-defined]
     return {m: palette[i % len(palette)] for i, m in enumerate(sorted(set(models)))}
 
 
@@ -333,7 +334,7 @@ def score_vs_params(
     axes[0][0].set_ylim(np.nanmin(scores) - pad, np.nanmax(scores) + pad)
     if hb:
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="rung (each rung a trial)", shrink=0.8)
-        bar.set_ticks(np.arange(int(rows["rung"].min()), int(rows["rung"].max()) + 1))
+        bar.set_ticks(np.arange(int(rows["rung"].min()), int(rows["rung"].max()) + 1))  # type: ignore[arg-type]  # takes any array-like
     fig.suptitle(f"{metric} ({direction(metric)}) against each parameter — star: best trial, line: best per value")
     return fig
 

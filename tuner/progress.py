@@ -92,6 +92,7 @@ class SearchProgress:
             self.failed += 1
         else:
             score = record.mean_test_score
+            assert score is not None  # an ok record always has a score
             if self.best is None or (score > self.best if self.higher else score < self.best):
                 self.best, self.best_model = score, record.model
         if self._progress is not None:

@@ -236,7 +236,8 @@ class TrialRecord:
             v = row.get(name)
             return None if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)) else v
 
-        status = TrialStatus(row.get("status"))
+        status_value: Any = row.get("status")
+        status = TrialStatus(status_value)
         scores: list[float] = []
         i = 0
         while f"split{i}_test_score" in row and value(f"split{i}_test_score") is not None:

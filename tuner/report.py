@@ -24,6 +24,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -87,7 +88,7 @@ def _esc(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _num(value: object, fmt: str = ".6g") -> str:
+def _num(value: Any, fmt: str = ".6g") -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     return format(float(value), fmt)

@@ -41,6 +41,8 @@ from tuner.record import RUNG_COLUMNS, TrialRecord, TrialStatus
 from tuner.results import best_per_model, check_columns, rank, with_promotions
 from tuner.store import ResultStore, result_schema
 from tuner.strategies import STRATEGIES, Strategy
+from tuner.strategies.base import PlannedStrategy
+from tuner.strategies.hyperband import _Budgeted
 from tuner.trial import Trial, context_key
 from tuner.versions import check_versions
 
@@ -132,7 +134,12 @@ class Search:
     def resources(self) -> dict[str, str]:
         """Budgeted strategies: each model's budget parameter."""
         s = self.config.search
-        return {m.name: s.resource or m.adapter.rounds_param for m in self.config.models}
+        out: dict[str, str] = {}
+        for m in self.config.models:
+            resource = s.resource or m.adapter.rounds_param
+            assert resource is not None  # the configuration checks budgeted models have one
+            out[m.name] = resource
+        return out
 
     def strategy(self) -> Strategy:
         c = self.config
@@ -175,10 +182,14 @@ class Search:
                     if model in finished:
                         finished[model] = int(n)
             else:
+                assert isinstance(strategy, PlannedStrategy)  # grid, random: trials known in advance
                 done = set(store["trial_id"])
                 for t in strategy.iter_trials():
                     finished[t.model] += t.trial_id in done
-        brackets = strategy.brackets() if strategy.budgeted else None
+        brackets = None
+        if strategy.budgeted:
+            assert isinstance(strategy, _Budgeted)  # successive_halving, hyperband, asha
+            brackets = strategy.brackets()
         total = strategy.total()
         models = {
             m: ModelPlan(trials=n, fits=n * c.cv.folds, finished=finished[m]) for m, n in counts.items()

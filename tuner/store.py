@@ -43,7 +43,7 @@ def _param_type(values: Iterable) -> pa.DataType:
     return pa.string()
 
 
-def result_schema(param_values: dict[str, list], folds: int, extra: list[tuple] = ()) -> pa.Schema:
+def result_schema(param_values: dict[str, list], folds: int, extra: Iterable[tuple] = ()) -> pa.Schema:
     """The schema of every part file of a search: fixed columns, ``param_<name>``, ``split<i>_test_score``."""
     params = [(f"param_{name}", _param_type(vals)) for name, vals in sorted(param_values.items())]
     splits = [(f"split{i}_test_score", pa.float64()) for i in range(folds)]
@@ -161,7 +161,8 @@ class ResultStore:
             return []
         except OSError as exc:  # unreadable folder
             raise ResultsError(f"cannot read results location {self.url} ({exc})") from None
-        parts, foreign = [], []
+        parts: list[str] = []
+        foreign: list[str] = []
         for p in names:
             base = os.path.basename(p.rstrip("/"))
             if base.startswith((".", "_")):

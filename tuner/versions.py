@@ -16,7 +16,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tuner.errors import TunerError
 
@@ -147,7 +147,8 @@ def check_versions(client: Client, models: Iterable[str] = ()) -> dict[str, Any]
         Naming each package, the client's version and the scheduler's or worker's version.
     """
     packages = [p for p in CHECKED_PACKAGES if p != "python"]
-    versions = client.get_versions(check=False, packages=packages)
+    # A synchronous client returns the dict (the Coroutine in its return type is the asynchronous case).
+    versions = cast("dict[str, Any]", client.get_versions(check=False, packages=packages))
     mismatches = compare_versions(versions, required_packages(models))
     if mismatches:
         raise VersionMismatchError(mismatches)

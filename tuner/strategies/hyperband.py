@@ -139,6 +139,7 @@ class _Budgeted(Strategy):
             resource=resource,
             continue_from=resources[rung - 1] if rung > 0 else None,
         )
+        assert trial.config_id is not None  # rung trials always have one
         self.configs[trial.config_id] = (model, params)
         return trial
 
@@ -189,7 +190,8 @@ class _SyncStrategy(_Budgeted):
     def _start(self) -> None:
         self._brackets = []
         for b in self.brackets():
-            configs, seen = [], set()
+            configs: list[tuple[str, dict]] = []
+            seen = set()
             index = 0
             while len(configs) < b.rungs[0].n_configs and index < 100 * b.rungs[0].n_configs:
                 model, params = self._sample(index, b.bracket)
@@ -207,6 +209,7 @@ class _SyncStrategy(_Budgeted):
         out: list[Trial] = []
         for b in self._brackets:
             for t in b.ask(n - len(out)):
+                assert t.config_id is not None  # rung trials always have one
                 self._config_of[t.trial_id] = t.config_id
                 out.append(t)
             if len(out) >= n:
@@ -280,11 +283,12 @@ class ASHAStrategy(_Budgeted):
         return None
 
     def ask(self, n: int) -> list[Trial]:
-        out = []
+        out: list[Trial] = []
         while len(out) < n:
             job = self._get_job()
             if job is None:
                 break
+            assert job.config_id is not None and job.rung is not None  # rung trials always have both
             self._trial_rung[job.trial_id] = (job.config_id, job.rung)
             out.append(job)
         return out

@@ -24,13 +24,19 @@ class RandomStrategy(PlannedStrategy):
     def counts(self) -> dict[str, int]:
         """Distinct configurations per model: repeated draws of a small space run once. Up to
         :data:`EXACT_COUNT` draws are made to count them; beyond, n_trials is the bound."""
-        if self.search.n_trials > EXACT_COUNT:
-            return {m.name: self.search.n_trials for m in self.models}
+        if self._n_trials > EXACT_COUNT:
+            return {m.name: self._n_trials for m in self.models}
         out = {}
         for m in self.models:
             rng = self._rng(m.name)
-            out[m.name] = len({canonical_params(m.space.sample(rng)) for _ in range(self.search.n_trials)})
+            out[m.name] = len({canonical_params(m.space.sample(rng)) for _ in range(self._n_trials)})
         return out
+
+    @property
+    def _n_trials(self) -> int:
+        n_trials = self.search.n_trials
+        assert n_trials is not None, "random search: the configuration sets search.n_trials"
+        return n_trials
 
     def _rng(self, model: str) -> np.random.Generator:
         # One generator per model, seeded by the model's name too: adding a model to the
@@ -40,5 +46,5 @@ class RandomStrategy(PlannedStrategy):
     def _draws(self) -> Iterator[Trial]:
         for m in self.models:
             rng = self._rng(m.name)
-            for _ in range(self.search.n_trials):
+            for _ in range(self._n_trials):
                 yield self.make_trial(m.name, m.space.sample(rng))
