@@ -172,10 +172,9 @@ def cmd_results(args: argparse.Namespace) -> int:
     configs = f" ({_plural(c.configurations, 'configuration')})" if c.configurations != c.trials else ""
     print(f"{_plural(c.trials, 'trial')}{configs}, {c.ok:,} ok, {c.failed:,} failed, metric {metric}")
     _print_failures(rows, top=10)
-    if c.ok == 0:
+    if c.ok == 0 or metric is None:
         _err("no trial succeeded")
         return 1
-    assert metric is not None  # trials that succeeded were scored with a metric
     _print_table(best_trials(rows, args.top, metric), f"top {args.top}", metric)
     _print_table(best_per_model(rows, metric), "best per model", metric)
     return 0

@@ -40,9 +40,7 @@ from tuner.progress import SearchProgress
 from tuner.record import RUNG_COLUMNS, TrialRecord, TrialStatus
 from tuner.results import best_per_model, check_columns, rank, with_promotions
 from tuner.store import ResultStore, result_schema
-from tuner.strategies import STRATEGIES, Strategy
-from tuner.strategies.base import PlannedStrategy
-from tuner.strategies.hyperband import _Budgeted
+from tuner.strategies import STRATEGIES, BudgetedStrategy, PlannedStrategy, Strategy
 from tuner.trial import Trial, context_key
 from tuner.versions import check_versions
 
@@ -188,7 +186,7 @@ class Search:
                     finished[t.model] += t.trial_id in done
         brackets = None
         if strategy.budgeted:
-            assert isinstance(strategy, _Budgeted)  # successive_halving, hyperband, asha
+            assert isinstance(strategy, BudgetedStrategy)  # successive_halving, hyperband, asha
             brackets = strategy.brackets()
         total = strategy.total()
         models = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tuner.strategies.base import Strategy
+from tuner.strategies.base import PlannedStrategy, Strategy
 from tuner.strategies.grid import GridStrategy
-from tuner.strategies.hyperband import ASHAStrategy, HyperbandStrategy, SuccessiveHalvingStrategy
+from tuner.strategies.hyperband import ASHAStrategy, BudgetedStrategy, HyperbandStrategy, SuccessiveHalvingStrategy
 from tuner.strategies.random import RandomStrategy
 
 STRATEGIES: dict[str, type[Strategy]] = {
@@ -18,8 +18,10 @@ STRATEGIES: dict[str, type[Strategy]] = {
 __all__ = [
     "STRATEGIES",
     "ASHAStrategy",
+    "BudgetedStrategy",
     "GridStrategy",
     "HyperbandStrategy",
+    "PlannedStrategy",
     "RandomStrategy",
     "Strategy",
     "SuccessiveHalvingStrategy",

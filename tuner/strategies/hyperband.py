@@ -110,7 +110,7 @@ def asha_promotion(
 # -- strategies ------------------------------------------------------------------------------
 
 
-class _Budgeted(Strategy):
+class BudgetedStrategy(Strategy):
     """Shared by the three: configuration sampling and rung trials."""
 
     adaptive = True
@@ -155,7 +155,7 @@ class _Budgeted(Strategy):
 class _SyncBracket:
     """One successive-halving bracket, rung by rung."""
 
-    def __init__(self, owner: _Budgeted, bracket: Bracket, configs: list[tuple[str, dict]]):
+    def __init__(self, owner: BudgetedStrategy, bracket: Bracket, configs: list[tuple[str, dict]]):
         self.owner, self.bracket = owner, bracket
         self.resources = [r.n_resources for r in bracket.rungs]
         self.rung = 0
@@ -170,7 +170,7 @@ class _SyncBracket:
     def tell(self, record: TrialRecord, trial_config: str) -> None:
         if record.trial_id not in self.expected:
             return
-        self.scores[trial_config] = _Budgeted._score(record)
+        self.scores[trial_config] = BudgetedStrategy._score(record)
         if len(self.scores) < len(self.expected) or self.rung + 1 >= len(self.bracket.rungs):
             return
         keep = self.bracket.rungs[self.rung + 1].n_configs
@@ -184,7 +184,7 @@ class _SyncBracket:
         self.scores = {}
 
 
-class _SyncStrategy(_Budgeted):
+class _SyncStrategy(BudgetedStrategy):
     """Brackets run concurrently; within a bracket, rung by rung."""
 
     def _start(self) -> None:
@@ -248,7 +248,7 @@ class HyperbandStrategy(_SyncStrategy):
         return hyperband_schedule(s.min_resource, s.max_resource, s.eta)
 
 
-class ASHAStrategy(_Budgeted):
+class ASHAStrategy(BudgetedStrategy):
     """Asynchronous successive halving: promote as soon as a configuration is in the top 1/eta."""
 
     def __init__(self, *args, **kwargs):
