@@ -10,6 +10,7 @@ from tuner.config import Config, load_config
 from tuner.errors import ConfigError, TunerError
 from tuner.results import best_per_model, best_trials, read_results
 from tuner.search import Search, SearchResult, run
+from tuner.tuned_model import TunedModel
 
 __version__ = "0.1.0"
 
@@ -18,6 +19,7 @@ __all__ = [
     "ConfigError",
     "Search",
     "SearchResult",
+    "TunedModel",
     "TunerError",
     "best_per_model",
     "best_trials",

@@ -188,6 +188,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
               f"at most {_plural(plan.total_trials, 'rung trial')}, {plan.continued_resources:,} rounds per fold")
     else:
         print(f"ok: '{plan.name}' is valid: {_plural(plan.total_trials, 'trial')}, {_plural(plan.total_fits, 'fit')}")
+    for line in plan.data_lines:
+        print("  " + line)
     return 0
 
 
@@ -206,6 +208,24 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     path = write_report(args.url, args.output, metric=args.metric)
     print(f"tuner: report written to {path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tuner.errors import ConfigError
+
+    search = _load_search(args.config)
+    search.config = search.config.with_overrides(results=args.results, cluster=args.cluster, workers=args.workers)
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        raise ConfigError("--output", args.output, "a file in an existing folder")
+    if output.is_dir():
+        raise ConfigError("--output", args.output, "a file name, not a folder")
+    model = search.export(trial_id=args.trial)
+    model.save(output)
+    print(f"tuner: {model!r} written to {output} (load it with tuner.TunedModel.load)")
     return 0
 
 
@@ -271,6 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--output", default="report.html", help="HTML file to write (default: report.html)")
     rep.add_argument("--metric", help="the metric to rank by, where the results hold several")
     rep.set_defaults(func=cmd_report)
+
+    exp = sub.add_parser("export", help="refit the best configuration on all the data and save the model")
+    exp.add_argument("config", help="the search's YAML configuration (its data and results location)")
+    exp.add_argument("--output", default="model.joblib", help="file to write (default: model.joblib)")
+    exp.add_argument("--trial", help="a trial_id to export instead of the best")
+    exp.add_argument("--results", help="results location, as for tuner run")
+    exp.add_argument("--cluster", help="'local' or a scheduler address such as tcp://host:8786")
+    exp.add_argument("--workers", type=int, help="local cluster: number of worker processes")
+    exp.set_defaults(func=cmd_export)
 
     clu = sub.add_parser("cluster", help="Kubernetes helpers")
     clu_sub = clu.add_subparsers(dest="cluster_command", required=True, parser_class=_Parser)

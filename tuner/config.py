@@ -20,19 +20,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
-from pandas.api.types import is_numeric_dtype
 
+from tuner.columns import NOT_LISTED, Columns
 from tuner.data import (
     BUILTIN_DATASETS,
-    BUILTIN_ROWS,
     BUILTIN_TASKS,
+    CSV_SUFFIXES,
     FILE_SUFFIXES,
     DataSpec,
+    data_files,
+    describe,
     file_columns,
-    infer_task,
-    read_target,
+    raw,
 )
 from tuner.engine import ENGINES as ENGINE_REGISTRY
 from tuner.errors import ConfigError
@@ -40,14 +40,17 @@ from tuner.metrics import DEFAULT_METRIC, METRICS
 from tuner.models import BUILTIN, ModelAdapter, get_adapter
 from tuner.space import ParamSpace
 from tuner.strategies import STRATEGIES as STRATEGY_REGISTRY
+from tuner.target import TASKS, Target, check_target
+from tuner.user_code import code_paths, importable, module_source, search_folders
 from tuner.validation import adapt_bounds, boolean, check_keys, choice, integer, section
 
-TOP_KEYS = ("name", "data", "task", "cv", "metric", "seed", "search", "models", "cluster", "results")
+TOP_KEYS = ("name", "data", "task", "cv", "metric", "seed", "search", "models", "cluster", "results", "code")
 #: the names ``search.strategy`` and ``search.engine`` accept come from the registries
 STRATEGIES = tuple(STRATEGY_REGISTRY)
 BUDGETED = tuple(name for name, cls in STRATEGY_REGISTRY.items() if cls.budgeted)
 ENGINES = tuple(ENGINE_REGISTRY)
-DATA_KEYS = ("dataset", "path", "target", "sample", "seed", "n_samples", "n_features", "n_classes")
+DATA_KEYS = ("dataset", "path", "target", "drop", "features", "categorical", "dates", "sample", "seed",
+             "n_samples", "n_features", "n_classes")
 CV_KEYS = ("folds", "shuffle", "seed")
 BUDGET_KEYS = ("resource", "min_resource", "max_resource", "eta")
 SEARCH_KEYS = ("strategy", "n_trials", "seed", "engine", "grid_resolution", "window", "max_attempts", *BUDGET_KEYS)
@@ -120,6 +123,24 @@ class Config:
     cluster: ClusterConfig
     results: str
     raw: dict = field(compare=False, repr=False, default_factory=dict)
+    #: what the data's columns become (decided from every row) and the target's task and labels
+    columns: Columns | None = field(default=None, compare=False, repr=False)
+    target: Target | None = field(default=None, compare=False, repr=False)
+    rows: int | None = field(default=None, compare=False, repr=False)  #: rows of the data (sampled)
+    #: your modules and packages the models need (``code:`` and modules beside the configuration),
+    #: shipped to the workers
+    code: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def data_lines(self) -> list[str]:
+        """What the search will use, as ``tuner validate`` and ``tuner plan`` print it."""
+        out = [f"data: {self.data.path or self.data.dataset}" + (f", {self.rows:,} rows" if self.rows else "")
+               + (f" (data.sample of {self.data.sample:,})" if self.data.sample else "")]
+        if self.columns is not None:
+            out += self.columns.lines()
+        if self.target is not None:
+            out += self.target.lines()
+        out.append(f"metric: {self.metric}" + ("" if "metric" in self.raw else " (the default for the task)"))
+        return out
 
     @property
     def results_url(self) -> str:
@@ -182,6 +203,15 @@ def check_name(name: Any) -> str:
 # -- sections --------------------------------------------------------------------------------
 
 
+def _names(data: dict, key: str) -> tuple[str, ...] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"data.{key}", value, "a list of column names")
+    return tuple(value)
+
+
 def _data(raw: dict, base_dir: Path | None) -> DataSpec:
     data = section(raw, "data")
     if not data:
@@ -190,12 +220,26 @@ def _data(raw: dict, base_dir: Path | None) -> DataSpec:
     if ("dataset" in data) == ("path" in data):
         raise ConfigError("data", data, "exactly one of 'dataset' or 'path'")
     sample = None if data.get("sample") is None else integer(data["sample"], "data.sample", 10)
+    if "drop" in data and "features" in data:
+        raise ConfigError("data.drop", data["drop"], "either data.drop or data.features, not both")
+    categorical = data.get("categorical", "auto")
+    if categorical != "auto":
+        categorical = _names(data, "categorical")
+    dates = data.get("dates", "auto")
+    if dates not in ("auto", "drop"):
+        if not isinstance(dates, list):
+            raise ConfigError("data.dates", dates, "auto, drop, or a list of column names")
+        dates = _names(data, "dates")
     kwargs: dict[str, Any] = {
         "sample": sample,
         "seed": integer(data.get("seed", 0), "data.seed", 0, MAX_SEED),
         "n_samples": integer(data.get("n_samples", 2000), "data.n_samples", 20),
         "n_features": integer(data.get("n_features", 10), "data.n_features", 1),
         "n_classes": integer(data.get("n_classes", 2), "data.n_classes", 2),
+        "drop": _names(data, "drop"),
+        "features": _names(data, "features"),
+        "categorical": categorical,
+        "dates": dates,
     }
     if "dataset" in data:
         choice(data["dataset"], BUILTIN_DATASETS, "data.dataset")
@@ -203,16 +247,25 @@ def _data(raw: dict, base_dir: Path | None) -> DataSpec:
             raise ConfigError("data.target", data["target"], "no target with a built-in dataset (only with 'path')")
         return DataSpec(dataset=data["dataset"], **kwargs)
     path = data["path"]
-    if not isinstance(path, str) or not path.endswith(FILE_SUFFIXES):
-        raise ConfigError("data.path", path, "a file ending in " + ", ".join(FILE_SUFFIXES))
+    allowed = "a Parquet or CSV file (" + ", ".join(FILE_SUFFIXES) + "), a folder of Parquet parts, or a glob"
+    if not isinstance(path, str) or not path:
+        raise ConfigError("data.path", path, allowed)
     if "://" not in path and not os.path.isabs(path) and base_dir is not None:
         candidate = base_dir / path
-        if candidate.exists() and not Path(path).exists():
+        if not Path(path).exists() and (candidate.exists() or any(ch in path for ch in "*?[")):
             path = str(candidate)
     if "://" not in path:
-        if not Path(path).is_file():
-            raise ConfigError("data.path", data["path"], "an existing Parquet or CSV file", "no such file")
-        path = str(Path(path).resolve())
+        path = str(Path(path).resolve()) if Path(path).exists() else os.path.abspath(path)
+    try:
+        _, files = data_files(path)
+    except FileNotFoundError:
+        raise ConfigError("data.path", data["path"], allowed, "no such file or folder, or no file matches") from None
+    except Exception as exc:  # an unreachable bucket, a permission error
+        raise ConfigError("data.path", data["path"], allowed, f"{type(exc).__name__}: {exc}") from None
+    is_csv = path.endswith(CSV_SUFFIXES)
+    wrong = [f for f in files if not f.endswith(CSV_SUFFIXES if is_csv else FILE_SUFFIXES[:2])]
+    if wrong and (is_csv or not Path(path).is_dir() and "://" not in path):
+        raise ConfigError("data.path", data["path"], allowed, f"{wrong[0]} is not a {'CSV' if is_csv else 'Parquet'} file")
     target = data.get("target")
     try:
         columns = file_columns(path)
@@ -222,44 +275,40 @@ def _data(raw: dict, base_dir: Path | None) -> DataSpec:
         raise ConfigError("data.target", target, "a column of the file: " + ", ".join(map(str, columns[:20])))
     if len(columns) < 2:
         raise ConfigError("data.path", data["path"], "a file with the target and at least one feature column")
+    for key in ("drop", "features", "categorical", "dates"):
+        if not isinstance(kwargs[key], tuple):
+            continue
+        if target in kwargs[key]:
+            raise ConfigError(f"data.{key}", list(kwargs[key]), f"feature columns; {target!r} is the target")
+        for name in kwargs[key]:
+            if name not in columns:
+                close = difflib.get_close_matches(name, list(map(str, columns)), n=1)
+                raise ConfigError(f"data.{key}", name, "a column of the data: " + ", ".join(map(str, columns[:20])),
+                                  f"did you mean '{close[0]}'?" if close else None)
     return DataSpec(path=path, target=target, **kwargs)
 
 
-def _target(data: DataSpec):
-    """A data file's target column, read to the end: no missing values, no infinities."""
-    assert data.path is not None and data.target is not None  # a file's DataSpec has both
+def _table(raw_config: dict, data: DataSpec, folds: int) -> tuple[Columns, Target, int]:
+    """The columns the models use and the target's task, from every row of the data."""
+    task = None if raw_config.get("task") is None else choice(raw_config["task"], TASKS, "task")
+    if data.dataset is not None:
+        task = task or BUILTIN_TASKS.get(data.dataset, "regression")
     try:
-        y = read_target(data.path, data.target)
+        frame, y = raw(data, task or "regression")
     except Exception as exc:  # the header was readable, a row further down is not
         raise ConfigError("data.path", data.path, "a readable Parquet or CSV file", f"{type(exc).__name__}: {exc}") from None
-    if y.isna().any():
-        raise ConfigError("data.target", data.target, "a column without missing values")
-    if is_numeric_dtype(y) and not np.isfinite(y.to_numpy(dtype=np.float64)).all():
-        raise ConfigError("data.target", data.target, "a column of finite values (no infinity)")
-    return y
-
-
-def _task(raw: dict, data: DataSpec, folds: int) -> str:
-    """The task (given, or inferred from the target), once the data can be split into ``folds``."""
-    task = None if raw.get("task") is None else choice(raw["task"], ("regression", "classification"), "task")
-    if data.path is None:
-        assert data.dataset is not None  # exactly one of dataset and path
-        task = task or BUILTIN_TASKS.get(data.dataset, "regression")
-        rows = data.n_samples if data.dataset == "synthetic" else BUILTIN_ROWS[data.dataset]
-    else:
-        y = _target(data)
-        rows = len(y)
-        if rows == 0:
-            raise ConfigError("data.path", data.path, "a file with rows of data", "it has a header only")
-        task = task or infer_task(y.to_numpy())
-        if task == "regression" and not is_numeric_dtype(y):
-            raise ConfigError("data.target", data.target, "a numeric column for task 'regression'", f"it holds {y.dtype}")
-        if task == "classification" and y.nunique() < 2:
-            raise ConfigError("data.target", data.target, "a column with at least two classes for classification")
-    rows = rows if data.sample is None else min(rows, data.sample)
-    if rows < folds:
-        raise ConfigError("cv.folds", folds, f"at most the number of rows of the data ({rows})")
-    return task
+    if len(frame) == 0:
+        raise ConfigError("data.path", data.path, "a file with rows of data", "it has a header only")
+    columns = describe(data, frame)
+    if data.features is not None and data.path is not None:  # only the features were read: name the rest
+        unread = [n for n in file_columns(data.path) if n not in data.features and n != data.target]
+        columns = replace(columns, dropped=(*((n, NOT_LISTED) for n in unread), *columns.dropped))
+    if len(frame) < folds:
+        raise ConfigError("cv.folds", folds, f"at most the number of rows of the data ({len(frame)})")
+    target = check_target(y, data.target, task, folds)
+    if data.dataset is not None and raw_config.get("task") is None:
+        target = replace(target, reason=f"the built-in dataset '{data.dataset}'")
+    return columns, target, len(frame)
 
 
 def _cv(raw: dict) -> CVConfig:
@@ -331,7 +380,7 @@ def _check_budget(models: tuple[ModelConfig, ...], search: SearchConfig) -> None
         m.adapter.check_budgeted(m.space, search.strategy, key)
 
 
-def _models(raw: dict, task: str) -> tuple[ModelConfig, ...]:
+def _models(raw: dict, task: str, folders: list[Path]) -> tuple[ModelConfig, ...]:
     models = raw.get("models")
     if not isinstance(models, dict) or not models:
         raise ConfigError("models", models, "a mapping of model name -> parameter space, with at least one model")
@@ -346,7 +395,8 @@ def _models(raw: dict, task: str) -> tuple[ModelConfig, ...]:
             raise ConfigError(key, name, allowed, f"did you mean '{close[0]}'?" if close else
                               "a class is named by its module too, e.g. sklearn.ensemble.RandomForestRegressor")
         try:
-            adapter = get_adapter(str(name), key)
+            with importable(folders):  # your modules: beside the configuration, or under code:
+                adapter = get_adapter(str(name), key)
         except TypeError as exc:  # a class that cannot be built without arguments, e.g. a Pipeline
             raise ConfigError(key, name, "an estimator class whose parameters all have defaults", str(exc)) from None
         space = ParamSpace.from_config(spec, key)
@@ -447,14 +497,19 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
     name = check_name(raw["name"]) if "name" in raw else default_name
     data = _data(raw, base_dir)
     cv = _cv(raw)
-    task = _task(raw, data, cv.folds)
+    columns, target, rows = _table(raw, data, cv.folds)
+    task = target.task
     metric = raw.get("metric", DEFAULT_METRIC[task])
     choice(metric, tuple(METRICS), "metric")
     if METRICS[metric].task != task:
         allowed = [m for m, v in METRICS.items() if v.task == task]
         raise ConfigError("metric", metric, f"a {task} metric: " + ", ".join(allowed))
     search = _search(raw)
-    models = _models(raw, task)
+    code = code_paths(raw.get("code"), base_dir)
+    folders = search_folders(code, base_dir)
+    models = _models(raw, task, folders)
+    beside = (module_source(m.name, folders) for m in models if "." in m.name)
+    code = tuple(dict.fromkeys([*code, *(src for src in beside if src is not None)]))
     if search.budgeted:
         _check_budget(models, search)
     results = _check_results(raw.get("results", "results"), "results")
@@ -470,4 +525,8 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
         cluster=_cluster(raw),
         results=results,
         raw=raw,
+        columns=columns,
+        target=target,
+        rows=rows,
+        code=code,
     )

@@ -22,14 +22,16 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from tuner import checkpoints
+from tuner.columns import Columns
 from tuner.data import DataSpec, load_cached
 from tuner.metrics import get_metric, scorer_for
-from tuner.models import get_adapter
+from tuner.models import ModelAdapter, get_adapter
 from tuner.record import RunFields, TrialRecord, canonical_params, error_text, now, worker_name
 from tuner.trial import Trial
 
 if TYPE_CHECKING:
     from tuner.config import CVConfig
+    from tuner.target import Target
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class Problem:
     metric: str
     seed: int = 0
     n_threads: int = 1  #: threads one trial may use: one worker slot
+    #: what the columns become and the target's labels (decided by the configuration from every
+    #: row); None: decided from the data where they are loaded
+    columns: Columns | None = None
+    target: Target | None = None
 
     def splitter(self):
         cls = StratifiedKFold if self.task == "classification" else KFold
@@ -53,20 +59,33 @@ class Problem:
 
     @property
     def data_key(self) -> tuple:
-        """What decides ``(X, y, splits)``: the data, the task and the CV."""
-        return self.data, self.task, self.cv
+        """What decides ``(X, y, splits)``: the data, its columns and target, the task and the CV."""
+        return self.data, self.task, self.cv, self.columns, self.target
 
     def load(self):
         """``(X, y, splits)``, cached per worker process (each task brings its own copy of the
         Problem, so the cache is keyed by what decides them, not by the object)."""
         loaded = _loaded.get(self.data_key)
         if loaded is None:
-            X, y = load_cached(self.data, self.task)
+            X, y = load_cached(self.data, self.task, self.columns, self.target)
             loaded = _loaded[self.data_key] = X, y, list(self.splitter().split(X, y))
         return loaded
 
+    def adapter(self, model: str) -> ModelAdapter:
+        """The model's adapter, told the data's columns (categorical, missing values)."""
+        return get_adapter(model).for_columns(self.columns)
+
+    def model_input(self, adapter: ModelAdapter):
+        """``X`` in the form ``adapter``'s library takes, converted once per worker process."""
+        key = (self.data_key, adapter.input_kind)
+        X = _inputs.get(key)
+        if X is None:
+            X = _inputs[key] = adapter.model_input(self.load()[0])
+        return X
+
 
 _loaded: dict = {}  #: Problem.data_key -> (X, y, splits)
+_inputs: dict = {}  #: (Problem.data_key, ModelAdapter.input_kind) -> X as that library takes it
 
 
 _limits = threading.local()
@@ -93,8 +112,9 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
     fit_time = score_time = 0.0
     continued = False
     try:
-        X, y, splits = problem.load()
-        adapter = get_adapter(trial.model)
+        _, y, splits = problem.load()
+        adapter = problem.adapter(trial.model)
+        X = problem.model_input(adapter)
         metric = get_metric(problem.metric)
         scorer = scorer_for(metric, len(np.unique(y)) if problem.task == "classification" else None)
         previous = None
@@ -206,9 +226,10 @@ def evaluate_fold(problem: Problem, trials: list[Trial], fold: int) -> FoldResul
     started = now()
     n = len(trials)
     try:
-        X, y, splits = problem.load()
+        _, y, splits = problem.load()
         train, test = splits[fold]
-        adapter = get_adapter(trials[0].model)
+        adapter = problem.adapter(trials[0].model)
+        X = problem.model_input(adapter)
         metric = get_metric(problem.metric)
         scorer = scorer_for(metric, len(np.unique(y)) if problem.task == "classification" else None)
         counts = [int(t.params[adapter.rounds_param]) for t in trials] if n > 1 else None

@@ -41,6 +41,8 @@ class Plan:
     total_fits: int
     finished_trials: int
     brackets: list[Bracket] | None = field(default=None)
+    data: dict = field(default_factory=dict)  #: what the data become (Search.data_summary)
+    data_lines: list[str] = field(default_factory=list)
 
     @property
     def to_run(self) -> int:
@@ -84,6 +86,7 @@ class Plan:
             "total_fits": self.total_fits,
             "finished_trials": self.finished_trials,
             "to_run": self.to_run,
+            "data": self.data,
         }
         if self.brackets is not None:
             out["brackets"] = [
@@ -104,6 +107,7 @@ class Plan:
         out = [
             f"search '{self.name}': strategy {self.strategy}, engine {self.engine}, {self.folds}-fold CV",
             f"results: {self.results}",
+            *self.data_lines,
         ]
         width = max([len(m) for m in self.models] + [5])
         for model, m in self.models.items():

@@ -15,12 +15,12 @@ Example
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 from distributed import Client
@@ -33,7 +33,6 @@ from tuner.errors import ResultsError
 from tuner.evaluate import Problem
 from tuner.lease import Lease, check_identity
 from tuner.metrics import greater_is_better
-from tuner.models import get_adapter
 from tuner.plan import ModelPlan, Plan
 from tuner.preemption import GracefulShutdown
 from tuner.progress import SearchProgress
@@ -42,20 +41,11 @@ from tuner.results import best_per_model, check_columns, rank, with_promotions
 from tuner.store import ResultStore, result_schema
 from tuner.strategies import STRATEGIES, BudgetedStrategy, PlannedStrategy, Strategy
 from tuner.trial import Trial, context_key
+from tuner.tuned_model import TunedModel, fit_best
+from tuner.user_code import ship
 from tuner.versions import check_versions
 
 logger = logging.getLogger(__name__)
-
-
-def _refit(problem: Problem, model: str, params: dict) -> Any:
-    """Fit the best configuration on all the data (runs on a worker)."""
-    from threadpoolctl import threadpool_limits
-
-    from tuner.data import load_cached
-
-    X, y = load_cached(problem.data, problem.task)
-    with threadpool_limits(limits=problem.n_threads):
-        return get_adapter(model).make(params, problem.task, problem.n_threads, problem.seed).fit(X, y)
 
 
 @dataclass
@@ -68,15 +58,16 @@ class SearchResult:
         One row per trial of this search (including trials finished by earlier runs).
     best_params_, best_score_, best_model_name_, best_trial_id_ :
         The best successful trial, ranked in the metric's direction.
-    best_estimator_ :
-        That configuration refit on all the data (None when ``refit=False``).
+    best_estimator_ : TunedModel
+        That configuration refit on all the data (None when ``refit=False``): ``predict`` takes
+        rows as they are in the data file and returns values or the data's own labels.
     """
 
     config: Config
     run_id: str
     results_: pd.DataFrame
     dispatched: int
-    best_estimator_: Any = None
+    best_estimator_: TunedModel | None = None
 
     def _best(self) -> pd.Series:
         ranked = rank(self.results_)
@@ -112,7 +103,8 @@ class Search:
     def __init__(self, config: str | os.PathLike | dict | Config):
         self.config = load_config(config)
         c = self.config
-        self.problem = Problem(data=c.data, task=c.task, cv=c.cv, metric=c.metric, seed=c.seed)
+        self.problem = Problem(data=c.data, task=c.task, cv=c.cv, metric=c.metric, seed=c.seed,
+                               columns=c.columns, target=c.target)
         self._context = context_key(c.data.fingerprint(c.task), c.task, c.cv, c.metric, c.seed)
 
     @classmethod
@@ -196,7 +188,20 @@ class Search:
             name=c.name, strategy=c.search.strategy, engine=c.search.engine, results=c.results_url,
             folds=c.cv.folds, models=models, total_trials=total, total_fits=total * c.cv.folds,
             finished_trials=sum(finished.values()), brackets=brackets,
+            data=self.data_summary(), data_lines=c.data_lines(),
         )
+
+    def data_summary(self) -> dict:
+        """Rows, columns used and left out, task and classes: what the search will use."""
+        c = self.config
+        out: dict = {"source": c.data.path or c.data.dataset, "rows": c.rows, "task": c.task, "metric": c.metric}
+        if c.columns is not None:
+            out.update(c.columns.as_dict())
+        if c.target is not None:
+            out["task_reason"] = c.target.reason
+            if c.target.classes is not None:
+                out["classes"] = {str(k): n for k, n in zip(c.target.classes, c.target.counts, strict=True)}
+        return out
 
     # -- running -----------------------------------------------------------------------------
     def run(
@@ -242,6 +247,8 @@ class Search:
         _resilient(lambda: check_versions(client, models=[m.name for m in c.models]), "version check")
         # on the scheduler too, so that workers joining later get it
         _resilient(lambda: client.register_plugin(GracefulShutdown()), "graceful-shutdown plugin")
+        if c.code:  # your modules, to every worker present and future
+            _resilient(lambda: ship(client, c.code), "shipping your code")
         link = dashboard_link(client)
         if progress:
             print(f"tuner: search '{c.name}' -> {c.results_url}", flush=True)
@@ -269,12 +276,38 @@ class Search:
         result = SearchResult(config=c, run_id=run_id, results_=results, dispatched=dispatched)
         if refit and not rank(results).empty:
             best = rank(results).iloc[0]
-            import json
-
-            future = client.submit(_refit, self.problem, str(best["model"]), json.loads(best["params"]), pure=False)
-            result.best_estimator_ = future.result()
+            result.best_estimator_ = self._fit(client, str(best["model"]), json.loads(best["params"]))
         return result
 
+
+    def export(self, client: Client | None = None, trial_id: str | None = None) -> TunedModel:
+        """The best trial of the results (or ``trial_id``) refit on all the data, on the cluster.
+
+        Raises
+        ------
+        tuner.errors.ResultsError
+            When the results location holds no successful trial (or not ``trial_id``).
+        """
+        c = self.config
+        results = self.store().read()
+        ranked = rank(results, c.metric) if len(results) else results
+        if ranked.empty:
+            raise ResultsError(f"no successful trial at {c.results_url}: run the search first (tuner run)")
+        if trial_id is not None:
+            ranked = ranked[ranked["trial_id"] == trial_id]
+            if ranked.empty:
+                raise ResultsError(f"no successful trial {trial_id!r} at {c.results_url} (tuner results lists them)")
+        best = ranked.iloc[0]
+        model, params = str(best["model"]), json.loads(best["params"])
+        if client is None:
+            with connect(c.cluster) as own:
+                return self._fit(own, model, params)
+        return self._fit(client, model, params)
+
+    def _fit(self, client: Client, model: str, params: dict) -> TunedModel:
+        if self.config.code:
+            _resilient(lambda: ship(client, self.config.code), "shipping your code")
+        return client.submit(fit_best, self.problem, model, params, pure=False).result()
 
     def _remove_checkpoints(self) -> None:
         """The search is over: no rung will continue from a checkpoint any more."""

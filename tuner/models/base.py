@@ -8,6 +8,7 @@ score. Fitting, scoring and cross-validation are the same for every library and 
 
 from __future__ import annotations
 
+import copy
 import difflib
 import importlib
 import inspect
@@ -16,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 from tuner.errors import ConfigError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from tuner.columns import Columns
     from tuner.space import ParamSpace
 
 INSTALL_HINTS = {
@@ -63,6 +67,8 @@ class ModelAdapter:
     rounds_param: str | None = None
     #: the library's own format :meth:`dump_model` writes (recorded in checkpoints), if any
     model_format: str | None = None
+    #: the data's columns (:meth:`for_columns`): which are categorical, which have missing values
+    columns: Columns | None = None
 
     def estimator_class(self, task: str) -> type:
         raise NotImplementedError
@@ -71,9 +77,32 @@ class ModelAdapter:
         """Parameters tuner sets itself: threads from the worker slot, the seed, quiet logs."""
         return {}
 
+    def for_columns(self, columns: Columns | None) -> ModelAdapter:
+        """This adapter for data with ``columns``: its estimators are told which columns are
+        categorical (:meth:`data_params`) and take :meth:`model_input`."""
+        if columns is None or columns == self.columns:
+            return self
+        bound = copy.copy(self)
+        bound.columns = columns
+        return bound
+
+    def data_params(self, columns: Columns) -> dict:
+        """Parameters that tell the library about the data's categorical columns (none by default)."""
+        return {}
+
+    #: what :meth:`model_input` does to a prepared frame; adapters with the same kind share one
+    #: converted copy of the data per worker
+    input_kind = "prepared"
+
+    def model_input(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The prepared frame (:meth:`tuner.columns.Columns.prepare`) in the form this library
+        takes; by default as it is (pandas ``category`` columns for categorical features)."""
+        return X
+
     def make(self, params: dict, task: str, n_threads: int = 1, seed: int = 0) -> Any:
         cls = self.estimator_class(task)
-        return cls(**{**params, **self.fixed_params(cls, n_threads, seed)})
+        data = self.data_params(self.columns) if self.columns is not None else {}
+        return cls(**{**data, **params, **self.fixed_params(cls, n_threads, seed)})
 
     def n_resources(self, estimator: Any) -> int | None:
         """Boosting rounds of an estimator (None for models without rounds)."""

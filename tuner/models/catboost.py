@@ -8,11 +8,15 @@ import tempfile
 from tuner.errors import ConfigError
 from tuner.models.base import ModelAdapter, StagedView, import_optional
 
+#: the level missing values of a categorical column become: CatBoost takes no missing categories
+MISSING = "(missing)"
+
 
 class CatBoostAdapter(ModelAdapter):
     name = "catboost"
     rounds_param = "iterations"
     model_format = "catboost-cbm"
+    input_kind = "catboost"
 
     def estimator_class(self, task: str) -> type:
         cb = import_optional("catboost")
@@ -25,6 +29,19 @@ class CatBoostAdapter(ModelAdapter):
             "verbose": False,
             "allow_writing_files": False,  # no catboost_info/ folders on the workers
         }
+
+    def data_params(self, columns) -> dict:
+        """Categorical columns as CatBoost's ``cat_features`` (its target statistics)."""
+        return {"cat_features": [name for name, _ in columns.categorical]} if columns.categorical else {}
+
+    def model_input(self, X):
+        """Missing values of categorical columns become a level of their own, ``(missing)``."""
+        if self.columns is None or not self.columns.categorical:
+            return X
+        X = X.copy(deep=False)
+        for name, _ in self.columns.categorical:
+            X[name] = X[name].cat.add_categories([MISSING]).fillna(MISSING)
+        return X
 
     def n_resources(self, estimator) -> int | None:
         value = estimator.get_params().get("iterations")

@@ -1,4 +1,19 @@
-"""Any scikit-learn-compatible estimator, given by its dotted import path."""
+"""Any scikit-learn-compatible estimator, given by its dotted import path.
+
+How an estimator is given the data's columns (:class:`tuner.columns.Columns`):
+
+- estimators with native categorical support (``HistGradientBoosting*``: a
+  ``categorical_features`` parameter) get the prepared frame, pandas ``category`` columns
+  included (``categorical_features="from_dtype"``); a column with more levels than the
+  estimator's bins (255) is given as its level codes;
+- every other estimator becomes ``Pipeline([("prepare", ColumnTransformer(...)), ("model", est)])``
+  when the data need it: categorical columns one-hot encoded with their levels fixed from the
+  whole data (missing and unseen levels: all zeros); where the estimator cannot take missing
+  values (scikit-learn's ``allow_nan`` tag), numeric columns imputed with the training fold's
+  median; and for estimators that are not trees (outside ``sklearn.ensemble`` and
+  ``sklearn.tree``: linear models, SVMs, neighbours) numeric columns standardized. Its
+  parameters keep their names; the pipeline is what ``best_estimator_`` holds.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +24,13 @@ from sklearn.base import is_classifier, is_regressor
 
 from tuner.errors import ConfigError
 from tuner.models.base import ModelAdapter, StagedView, import_optional
+
+#: levels a HistGradientBoosting estimator takes as categories (its max_bins); more: codes
+MAX_NATIVE_LEVELS = 255
+#: names besides the estimator package's classes that a checkpoint may hold: numpy's dtype (the
+#: encoders' output type), and the input check HistGradientBoosting's categorical preprocessing
+#: keeps (a partial of scikit-learn's own check_array)
+_SAFE_TYPES = ("numpy.dtype", "functools.partial", "sklearn.utils.validation.check_array")
 
 #: module names under an estimator's own package that are no part of a fitted model: test code
 _NOT_MODEL_MODULES = ("tests", "_testing", "conftest", "externals")
@@ -40,14 +62,104 @@ class SklearnAdapter(ModelAdapter):
         try:
             module = importlib.import_module(module_name)
             klass = getattr(module, attr)
-        except (ImportError, AttributeError, ValueError):
-            raise ConfigError(key, path, allowed, "it could not be imported") from None
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ConfigError(key, path, allowed, f"it could not be imported: {type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # the module itself fails while it is imported
+            raise ConfigError(key, path, allowed, f"importing it failed: {type(exc).__name__}: {exc}") from None
+        if inspect.isfunction(klass):  # a factory, e.g. one that returns a Pipeline
+            from tuner.models.factory import FactoryAdapter
+
+            return FactoryAdapter.from_function(path, klass, key)
         if not (inspect.isclass(klass) and hasattr(klass, "fit") and hasattr(klass, "get_params")):
             raise ConfigError(key, path, allowed, "it is not a scikit-learn-compatible estimator class")
         return cls(path, klass)
 
     def estimator_class(self, task: str) -> type:
         return self.cls
+
+    # -- the data's columns -----------------------------------------------------------------
+    @property
+    def native_categories(self) -> bool:
+        """Whether the estimator splits on categorical columns itself (HistGradientBoosting)."""
+        return "categorical_features" in self._param_names
+
+    @property
+    def allows_missing(self) -> bool:
+        try:
+            return bool(self.cls().__sklearn_tags__().input_tags.allow_nan)
+        except Exception:  # an estimator without scikit-learn's tags: assume it cannot
+            return False
+
+    @property
+    def input_kind(self) -> str:  # type: ignore[override]
+        return "codes-over-255" if self.native_categories else "prepared"
+
+    def model_input(self, X):
+        """Native categories: a column with more levels than the bins is given as codes."""
+        if self.columns is None or not self.native_categories:
+            return X
+        wide = [name for name, levels in self.columns.categorical if len(levels) > MAX_NATIVE_LEVELS]
+        if not wide:
+            return X
+        X = X.copy(deep=False)
+        for name in wide:
+            X[name] = X[name].cat.codes.astype("float64").where(X[name].notna())
+        return X
+
+    def needs_encoding(self) -> bool:
+        """Whether estimators are wrapped in a Pipeline that encodes (imputes, scales) first."""
+        c = self.columns
+        if c is None or self.native_categories:
+            return False
+        return bool(c.categorical) or (bool(c.missing) and not self.allows_missing) or (
+            not self.tree_based and bool(c.dates))
+
+    def encoder(self):
+        """The ``prepare`` step: one-hot categories (levels fixed), impute numbers if needed."""
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        assert self.columns is not None
+        cats = [name for name, _ in self.columns.categorical]
+        numbers = [c for c in self.columns.model_columns if c not in set(cats)]
+        steps = []
+        if cats:
+            steps.append(("categories", OneHotEncoder(categories=[list(lv) for _, lv in self.columns.categorical],
+                                                      handle_unknown="ignore", sparse_output=False), cats))
+        if numbers:
+            number_steps = []
+            if not self.allows_missing and self.columns.missing:
+                number_steps.append(SimpleImputer(strategy="median", keep_empty_features=True))
+            if not self.tree_based:
+                number_steps.append(StandardScaler())
+            steps.append(("numbers", make_pipeline(*number_steps) if number_steps else "passthrough", numbers))
+        return ColumnTransformer(steps, verbose_feature_names_out=False)
+
+    @property
+    def tree_based(self) -> bool:
+        """Trees split on thresholds, so scaling changes nothing; other models are given
+        standardized numbers (linear models, SVMs, neighbours)."""
+        return self.cls.__module__.startswith(("sklearn.ensemble", "sklearn.tree"))
+
+    def make(self, params, task, n_threads=1, seed=0):
+        est = super().make(params, task, n_threads, seed)
+        if not self.needs_encoding():
+            return est
+        from sklearn.pipeline import Pipeline
+
+        return Pipeline([("prepare", self.encoder()), ("model", est)])
+
+    @staticmethod
+    def final(estimator):
+        """The estimator itself, inside the ``prepare`` Pipeline or not."""
+        from sklearn.pipeline import Pipeline
+
+        return estimator[-1] if isinstance(estimator, Pipeline) and "prepare" in estimator.named_steps else estimator
+
+    def n_resources(self, estimator) -> int | None:
+        return super().n_resources(self.final(estimator))
 
     def known_params(self, task: str) -> tuple[set[str], bool]:
         names, open_kwargs = super().known_params(task)
@@ -92,8 +204,9 @@ class SklearnAdapter(ModelAdapter):
     def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
         if "warm_start" not in self._param_names or self.rounds_param is None:
             return None
-        total = previous.get_params()[self.rounds_param] + extra
-        previous.set_params(warm_start=True, **{self.rounds_param: total})
+        model = self.final(previous)
+        total = model.get_params()[self.rounds_param] + extra
+        model.set_params(warm_start=True, **{self.rounds_param: total})
         return previous.fit(X, y)
 
     def dump_model(self, estimator) -> bytes:
@@ -121,7 +234,7 @@ class SklearnAdapter(ModelAdapter):
         if refused:
             raise ValueError(f"untrusted types {refused} in a checkpoint of {self.name}")
         est = sio.loads(data, trusted=untrusted)
-        if type(est) is not self.cls:
+        if type(self.final(est)) is not self.cls:
             raise ValueError(f"a checkpoint of {self.name} holds a {type(est).__module__}.{type(est).__qualname__}")
         return est
 
@@ -131,6 +244,8 @@ class SklearnAdapter(ModelAdapter):
         Only modules under that package are imported to check (as skops would import them to
         load); a name re-exported from elsewhere, a function or a module is refused.
         """
+        if name in _SAFE_TYPES:
+            return True
         package = self.cls.__module__.split(".")[0]
         module_name, _, attr = name.rpartition(".")
         parts = module_name.split(".")
@@ -160,8 +275,13 @@ class SklearnAdapter(ModelAdapter):
                     break
             return out
 
-        methods = {"predict": lambda X: nth(estimator.staged_predict(X))}
+        model = self.final(estimator)
+
+        def prepared(X):
+            return X if model is estimator else estimator[:-1].transform(X)
+
+        methods = {"predict": lambda X: nth(model.staged_predict(prepared(X)))}
         for name in ("predict_proba", "decision_function"):
-            if hasattr(estimator, f"staged_{name}"):
-                methods[name] = (lambda m: lambda X: nth(getattr(estimator, f"staged_{m}")(X)))(name)
+            if hasattr(model, f"staged_{name}"):
+                methods[name] = (lambda m: lambda X: nth(getattr(model, f"staged_{m}")(prepared(X))))(name)
         return StagedView(estimator, methods)

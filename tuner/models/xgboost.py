@@ -25,6 +25,10 @@ class XGBoostAdapter(ModelAdapter):
     def fixed_params(self, cls: type, n_threads: int, seed: int) -> dict:
         return {"n_jobs": n_threads, "random_state": seed, "verbosity": 0}
 
+    def data_params(self, columns) -> dict:
+        """Categorical columns are split on natively (pandas ``category`` columns, hist method)."""
+        return {"enable_categorical": True} if columns.categorical else {}
+
     def n_resources(self, estimator) -> int | None:
         value = estimator.get_params().get("n_estimators")
         return 100 if value is None else int(value)  # XGBoost's own default

@@ -1,0 +1,71 @@
+"""Successive halving, Hyperband and ASHA searches on the cluster: rows and ranking, resume after a kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pandas as pd
+import pytest
+
+from tests.support import scheduler_probe
+from tests.support.cli import TUNER
+from tests.support.configs import budget_config, config_file
+from tuner import Search
+
+
+@pytest.mark.parametrize("strategy,search", [("hyperband", {}), ("asha", {"n_trials": 12}),
+                                             ("successive_halving", {"n_trials": 9})])
+def test_budgeted_search_rows_and_ranking(client, tmp_path, strategy, search):
+    cfg = budget_config(tmp_path, strategy, **search)
+    result = Search(cfg).run(client, progress=False, refit=True)
+    df = result.results_
+    assert df["trial_id"].is_unique and (df["status"] == "ok").all()
+    for col in ("config_id", "bracket", "rung", "n_resources", "promoted", "continued"):
+        assert col in df.columns
+    assert set(df["n_resources"]) <= {5, 15, 45}
+    higher = df[df["rung"] > 0]
+    assert len(higher) > 0 and higher["continued"].all()  # survivors continue, never restart
+    # every row above rung 0 belongs to a configuration promoted from the rung below
+    promoted = set(zip(df.loc[df["promoted"], "config_id"], df.loc[df["promoted"], "rung"] + 1, strict=True))
+    assert set(zip(higher["config_id"], higher["rung"], strict=True)) <= promoted
+    # every rung row is a complete model scored by CV: all of them compete in the ranking
+    best = df.loc[df["mean_test_score"].idxmin()]
+    assert result.best_score_ == best["mean_test_score"] and result.best_trial_id_ == best["trial_id"]
+    assert result.best_params_["n_estimators"] == best["n_resources"]
+    assert not os.path.exists(tmp_path / "results" / cfg["name"] / "_checkpoints")
+    if strategy == "hyperband":
+        plan = Search(cfg).plan()
+        expected_rows = sum(len(r) and r["n_configs"] for b in plan["brackets"] for r in b["rungs"])
+        assert len(df) == expected_rows
+
+
+def test_killed_search_resumes_without_repeating_a_finished_rung(cluster, client, tmp_path):
+    cfg = budget_config(tmp_path, "hyperband", window=1)  # one trial at a time: the kill lands midway
+    # fits of a known length (3 folds x 60 ms a rung evaluation), so the search outlasts the first flush
+    cfg["models"] = {"benchmarks.sleep_model.SleepRegressor": {"ms": 60, "offset": {"uniform": [-3.0, 3.0]}}}
+    cfg["data"] = {"dataset": "synthetic", "n_samples": 60, "n_features": 2}
+    cfg["cluster"] = {"kind": "address", "address": cluster.scheduler_address}
+    path = config_file(tmp_path, cfg, "hb.yaml")
+    out = tmp_path / "results" / cfg["name"]
+    proc = subprocess.Popen([*TUNER, "run", str(path), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not list(out.glob("part-*.parquet")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = pd.read_parquet(out)
+    total = sum(r.n_configs for b in Search(cfg).strategy().brackets() for r in b.rungs)
+    assert 0 < len(before) < total, "the kill should land midway"
+
+    scheduler_probe.install(client)
+    result = Search(cfg).run(client, progress=False, refit=False)
+    after = pd.read_parquet(out)
+    assert after["trial_id"].is_unique  # no finished rung ran twice
+    assert set(before["trial_id"]) <= set(after["trial_id"])
+    assert len(after) == len(result.results_) == total
+    assert result.dispatched == total - len(before)
+    assert 1 <= scheduler_probe.read(client)["created"] <= result.dispatched  # tasks (trials are batched)
