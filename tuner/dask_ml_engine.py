@@ -17,7 +17,6 @@ import numpy as np
 from tuner.engine import SearchEngine
 from tuner.evaluate import evaluate_batch
 from tuner.metrics import get_metric, scorer_for
-from tuner.models import get_adapter
 from tuner.record import TrialRecord, now
 from tuner.strategies.base import Strategy
 from tuner.trial import Trial
@@ -37,7 +36,7 @@ class DaskMLEngine(SearchEngine):
             return
         from dask_ml.model_selection import GridSearchCV
 
-        X, y, _ = self.problem.load()
+        _, y, _ = self.problem.load()
         metric = get_metric(self.problem.metric)
         scorer = scorer_for(metric, len(np.unique(y)) if self.problem.task == "classification" else None)
         threads = max(1, sum(self.client.nthreads().values()))
@@ -46,7 +45,8 @@ class DaskMLEngine(SearchEngine):
             by_model.setdefault(t.model, []).append(t)
         try:
             for model, group in by_model.items():
-                adapter = get_adapter(model)
+                adapter = self.problem.adapter(model)  # told the data's categorical columns
+                inputs = self.problem.model_input(adapter)
                 size = self.PER_THREAD * threads
                 for start in range(0, len(group), size):
                     batch = group[start:start + size]
@@ -54,11 +54,12 @@ class DaskMLEngine(SearchEngine):
                     self.stats.submitted_trials += len(batch)
                     estimator = adapter.make({}, self.problem.task, self.problem.n_threads, self.problem.seed)
                     started = now()
+                    prefix = adapter.param_prefix(estimator)  # a preparing Pipeline: model__<name>
                     search = GridSearchCV(
-                        estimator, [{k: [v] for k, v in t.params.items()} for t in batch], scoring=scorer,
+                        estimator, [{prefix + k: [v] for k, v in t.params.items()} for t in batch], scoring=scorer,
                         cv=self.problem.splitter(), refit=False, error_score=np.nan, scheduler=self.client,
                     )
-                    search.fit(X, y)
+                    search.fit(inputs, y)
                     records = self._records(batch, search.cv_results_, started)
                     strategy.tell(self.recorder.add(records))
                     self.flush()
@@ -72,7 +73,7 @@ class DaskMLEngine(SearchEngine):
         records: list[TrialRecord] = []
         for i, t in enumerate(batch):
             scores = [metric.sign * float(cv[f"split{j}_test_score"][i]) for j in range(folds)]
-            adapter = get_adapter(t.model)
+            adapter = self.problem.adapter(t.model)
             common = dict(
                 n_resources=adapter.n_resources(adapter.make(t.params, self.problem.task)),
                 fit_time=float(cv["mean_fit_time"][i]) * folds,

@@ -81,6 +81,7 @@ def data_files(path: str) -> tuple[Any, list[str]]:
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(path)
+    fs.invalidate_cache()  # a bucket's listing may have changed since this process last looked
     if _is_glob(root):
         files = sorted(f for f in fs.glob(root) if not fs.isdir(f))
     elif fs.isdir(root):

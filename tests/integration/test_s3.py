@@ -23,6 +23,7 @@ pytest.importorskip("moto.server")
 from tests.support.configs import config_file, small_config  # noqa: E402
 from tests.support.records import record  # noqa: E402
 from tests.support.s3_server import moto_server, s3_environment  # noqa: E402
+from tests.support.tables import customer_table, write  # noqa: E402
 from tuner.cli import main  # noqa: E402
 from tuner.search import Search  # noqa: E402
 from tuner.store import ResultStore, result_schema  # noqa: E402
@@ -181,3 +182,27 @@ def test_hyperband_checkpoints_live_in_the_bucket(bucket, tmp_path):
     store = ResultStore(f"s3://{bucket}/searches/hb")
     assert not store.fs.exists(f"{bucket}/searches/hb/_checkpoints")  # removed when the search is over
     assert len(pd.read_parquet(f"s3://{bucket}/searches/hb")) == len(df)
+
+
+def test_data_from_a_hive_folder_in_a_bucket(bucket, tmp_path):
+    """data.path on s3://: a folder of Parquet parts as Spark writes it, every file in the identity."""
+    import fsspec
+
+    local = write(customer_table(300), tmp_path / "data", "hive")
+    fs = fsspec.filesystem("s3")
+    for f in local.rglob("*"):
+        if f.is_file():
+            fs.put_file(str(f), f"{bucket}/tables/customers/{f.relative_to(local).as_posix()}")
+    url = f"s3://{bucket}/tables/customers"
+    cfg = small_config(tmp_path, data={"path": url, "target": "segment"}, metric="accuracy",
+                       models={"xgboost": {"max_depth": [2]}})
+    search = Search(cfg)
+    assert search.config.rows == 300
+    assert search.config.columns.levels["region"] == ("north", "south")  # the partition folders
+    X, y, _ = search.problem.load()
+    assert X.shape[0] == 300 and str(X["city"].dtype) == "category" and "customer_id" not in X
+    before = search.config.data.fingerprint("classification")
+    extra = io.BytesIO()
+    customer_table(5, seed=1).drop(columns="region").to_parquet(extra, index=False)
+    fs.pipe(f"{bucket}/tables/customers/region=north/part-extra.parquet", extra.getvalue())
+    assert search.config.data.fingerprint("classification") != before  # new trial ids, not stale reuse

@@ -99,6 +99,11 @@ class ModelAdapter:
         takes; by default as it is (pandas ``category`` columns for categorical features)."""
         return X
 
+    def param_prefix(self, estimator: Any) -> str:
+        """How ``estimator``'s own parameters are addressed in ``set_params`` (e.g. ``model__``
+        when :meth:`make` wrapped it in a preparing Pipeline); empty by default."""
+        return ""
+
     def make(self, params: dict, task: str, n_threads: int = 1, seed: int = 0) -> Any:
         cls = self.estimator_class(task)
         data = self.data_params(self.columns) if self.columns is not None else {}

@@ -161,6 +161,9 @@ class SklearnAdapter(ModelAdapter):
     def n_resources(self, estimator) -> int | None:
         return super().n_resources(self.final(estimator))
 
+    def param_prefix(self, estimator) -> str:
+        return "model__" if self.final(estimator) is not estimator else ""
+
     def known_params(self, task: str) -> tuple[set[str], bool]:
         names, open_kwargs = super().known_params(task)
         return names | self._param_names, open_kwargs

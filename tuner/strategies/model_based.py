@@ -1,0 +1,183 @@
+"""Model-based search: Optuna's samplers proposing configurations, tuner's engine running them.
+
+``strategy: tpe`` runs ``n_trials`` configurations per model, proposed by Optuna's
+:class:`optuna.samplers.TPESampler` (multivariate, Bergstra et al. 2011; Falkner et al. 2018)
+through Optuna's ask-and-tell interface, one in-memory study per model. Results stay in tuner's
+Parquet store; Optuna's storages are not used.
+
+- **Every worker slot busy.** Up to one proposal per worker slot is out at a time; proposals made
+  while others run use the constant-liar heuristic (``constant_liar=True``: a running trial counts
+  as the worst value so far, so parallel proposals spread out instead of piling up).
+- **Results told as they land**, so each proposal uses everything finished so far.
+- **Resume.** Trials of the results location told to the studies before anything is asked: a
+  finished configuration counts towards ``n_trials`` and informs the sampler; nothing finished
+  is dispatched again.
+- **Reproducibility.** With one worker slot, a seed gives the same proposals every time. With
+  more, which results a proposal sees depends on the order they land, as with any asynchronous
+  parallel model-based search: scores of a given configuration are reproducible, the sequence
+  of configurations is not.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import zlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from tuner.record import TrialStatus
+from tuner.space import Distribution
+from tuner.strategies.base import Strategy
+from tuner.trial import Trial
+
+if TYPE_CHECKING:
+    from tuner.record import TrialRecord
+
+#: ``search.strategy`` -> how its sampler is made (Optuna's class, and its options)
+SAMPLERS = {"tpe": "TPESampler"}
+
+
+def _optuna():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def distributions(space) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tuner :class:`~tuner.space.ParamSpace` as (Optuna distributions, fixed values)."""
+    optuna = _optuna()
+    d = optuna.distributions
+    out: dict[str, Any] = {}
+    fixed: dict[str, Any] = {}
+    for name, value in space.params.items():
+        if isinstance(value, Distribution):
+            if value.kind == "uniform":
+                out[name] = d.FloatDistribution(*value.args)
+            elif value.kind == "loguniform":
+                out[name] = d.FloatDistribution(*value.args, log=True)
+            elif value.kind == "randint":
+                out[name] = d.IntDistribution(value.args[0], value.args[1] - 1)
+            else:
+                out[name] = d.CategoricalDistribution(list(value.args))
+        elif len(value) == 1:
+            fixed[name] = value[0]
+        else:  # a list: its values are the choices
+            out[name] = d.CategoricalDistribution(list(value))
+    return out, fixed
+
+
+class TPEStrategy(Strategy):
+    """Optuna's TPE sampler over each model's space, ``n_trials`` configurations per model."""
+
+    adaptive = True
+    sampler_name = "tpe"
+
+    def __init__(self, models, search, make_trial, greater_is_better=False, resources=None):
+        super().__init__(models, search, make_trial, greater_is_better, resources)
+        self.slots = 1
+        self._studies: dict[str, Any] = {}
+        self._spaces: dict[str, tuple[dict, dict]] = {}
+        self._pending: dict[str, tuple[str, Any]] = {}  #: trial_id -> (model, Optuna trial)
+        self._done: dict[str, int] = {m.name: 0 for m in self.models}  #: configurations finished or running
+        self._seen: set[str] = set()  #: trial ids proposed or restored
+
+    # -- the contract -------------------------------------------------------------------------
+    def set_parallelism(self, slots: int) -> None:
+        self.slots = max(1, slots)
+
+    def counts(self) -> dict[str, int]:
+        n = self.search.n_trials
+        assert n is not None, "tpe: the configuration sets search.n_trials"
+        return {m.name: n for m in self.models}
+
+    def restore(self, finished: Mapping[str, TrialRecord]) -> list[TrialRecord]:
+        """Tell the studies the trials an earlier run finished; return those adopted."""
+        adopted = []
+        limit = self.counts()
+        for record in finished.values():
+            model = record.model
+            if model not in self._done or record.trial_id in self._seen or self._done[model] >= limit[model]:
+                continue
+            study = self._study(model)
+            dists, fixed = self._spaces[model]
+            params = {k: v for k, v in record.params.items() if k in dists}
+            if set(params) != set(dists) or any(record.params.get(k) != v for k, v in fixed.items()):
+                continue  # another space's trial: it informs nothing here
+            optuna = _optuna()
+            try:
+                trial = optuna.trial.create_trial(
+                    params=params, distributions=dists,
+                    value=self._value(record) if self._ok(record) else None,
+                    state=optuna.trial.TrialState.COMPLETE if self._ok(record) else optuna.trial.TrialState.FAIL,
+                )
+            except ValueError:  # a value outside today's distributions
+                continue
+            study.add_trial(trial)
+            self._seen.add(record.trial_id)
+            self._done[model] += 1
+            adopted.append(record)
+        return adopted
+
+    def ask(self, n: int) -> list[Trial]:
+        out: list[Trial] = []
+        room = min(n, self.slots - len(self._pending))
+        limit = self.counts()
+        while len(out) < room:
+            open_models = [m.name for m in self.models if self._done[m.name] < limit[m.name]]
+            if not open_models:
+                break
+            model = min(open_models, key=lambda name: self._done[name])  # models take turns
+            study = self._study(model)
+            dists, fixed = self._spaces[model]
+            for _ in range(100):  # a discrete space may propose a configuration twice
+                otrial = study.ask(dists)
+                trial = self.make_trial(model, {**fixed, **otrial.params})
+                if trial.trial_id not in self._seen:
+                    break
+                study.tell(otrial, state=_optuna().trial.TrialState.PRUNED)  # a repeat: not run again
+            else:
+                self._done[model] = limit[model]  # the space is exhausted
+                continue
+            self._seen.add(trial.trial_id)
+            self._pending[trial.trial_id] = (model, otrial)
+            self._done[model] += 1
+            out.append(trial)
+        return out
+
+    def tell(self, records: list[TrialRecord]) -> None:
+        optuna = _optuna()
+        for record in records:
+            pending = self._pending.pop(record.trial_id, None)
+            if pending is None:
+                continue
+            model, otrial = pending
+            if self._ok(record):
+                self._studies[model].tell(otrial, self._value(record))
+            else:
+                self._studies[model].tell(otrial, state=optuna.trial.TrialState.FAIL)
+
+    # -- helpers --------------------------------------------------------------------------------
+    @staticmethod
+    def _ok(record: TrialRecord) -> bool:
+        score = record.mean_test_score
+        return record.status == TrialStatus.OK and score is not None and math.isfinite(score)
+
+    @staticmethod
+    def _value(record: TrialRecord) -> float:
+        assert record.mean_test_score is not None
+        return float(record.mean_test_score)
+
+    def _study(self, model: str):
+        if model not in self._studies:
+            optuna = _optuna()
+            space = next(m.space for m in self.models if m.name == model)
+            self._spaces[model] = distributions(space)
+            seed = (self.search.seed * 1_000_003 + zlib.crc32(model.encode())) % 2**32
+            with warnings.catch_warnings():  # multivariate and constant_liar are marked experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+            direction = "maximize" if self.greater_is_better else "minimize"
+            self._studies[model] = optuna.create_study(direction=direction, sampler=sampler)
+        return self._studies[model]
