@@ -346,11 +346,15 @@ def _search(raw: dict) -> SearchConfig:
         for key in BUDGET_KEYS:
             if key in s:
                 raise ConfigError(f"search.{key}", s[key], "only with strategy " + ", ".join(BUDGETED))
-    if strategy in ("random", "successive_halving", "asha"):
-        n_trials = integer(10 if n_trials is None else n_trials, "search.n_trials", 1)
+    if strategy in ("random", "successive_halving", "asha", "tpe"):
+        n_trials = integer((30 if strategy == "tpe" else 10) if n_trials is None else n_trials, "search.n_trials", 1)
     elif n_trials is not None:
         why = "a grid runs every point" if strategy == "grid" else "Hyperband's brackets fix the number"
-        raise ConfigError("search.n_trials", n_trials, f"only with strategy random, successive_halving or asha ({why})")
+        raise ConfigError("search.n_trials", n_trials,
+                          f"only with strategy random, tpe, successive_halving or asha ({why})")
+    if STRATEGY_REGISTRY[strategy].adaptive and not STRATEGY_REGISTRY[strategy].budgeted \
+            and s.get("engine", "tuner") != "tuner":
+        raise ConfigError("search.engine", s.get("engine"), f"'tuner' with strategy '{strategy}'")
     window = s.get("window")
     return SearchConfig(
         **budget,

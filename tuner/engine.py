@@ -408,6 +408,8 @@ class Engine(SearchEngine):
     def _fill(self, window: Window, queue: WorkQueue, folds: FoldAssembler) -> None:
         """Submit work until the window is full or the strategy has nothing to give now."""
         while window.room > 0:
+            if not queue:
+                queue.strategy.set_parallelism(self.sizer.slots())
             if not queue and not queue.refill(window.room * self.sizer.batch_size):
                 return
             if not queue:
@@ -443,7 +445,12 @@ class Engine(SearchEngine):
 
     def run(self, strategy: Strategy, finished: dict[str, TrialRecord] | None = None) -> None:
         """Drive ``strategy`` (ask/tell) to the end, keeping up to ``window`` tasks in flight."""
-        queue = WorkQueue(strategy, self, finished or {})
+        finished = finished or {}
+        for record in strategy.restore(finished):  # model-based strategies learn from them first
+            self.stats.trial_ids.add(record.trial_id)
+            if self.on_reused is not None:
+                self.on_reused(record)
+        queue = WorkQueue(strategy, self, finished)
         window = Window(self.window, self.stats)
         folds = FoldAssembler(self.problem.cv.folds)
         try:

@@ -167,10 +167,10 @@ class Search:
         finished: dict[str, int] = dict.fromkeys(counts, 0)
         store = self.store().read(columns=["trial_id", "model"]) if with_store else None
         if store is not None and len(store):
-            if strategy.budgeted:  # rung trials depend on results: whatever of ours is there
+            if strategy.adaptive:  # trials depend on results: whatever of ours is there
                 for model, n in store["model"].value_counts().items():
                     if model in finished:
-                        finished[model] = int(n)
+                        finished[model] = int(n) if strategy.budgeted else min(int(n), counts[model])
             else:
                 assert isinstance(strategy, PlannedStrategy)  # grid, random: trials known in advance
                 done = set(store["trial_id"])

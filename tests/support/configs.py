@@ -59,4 +59,5 @@ STRATEGY_SECTIONS = {
     "successive_halving": {"strategy": "successive_halving", "n_trials": 3, **BUDGET},
     "hyperband": {"strategy": "hyperband", **BUDGET},
     "asha": {"strategy": "asha", "n_trials": 3, **BUDGET},
+    "tpe": {"strategy": "tpe", "n_trials": 3},
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tuner.strategies.base import PlannedStrategy, Strategy
 from tuner.strategies.grid import GridStrategy
 from tuner.strategies.hyperband import ASHAStrategy, BudgetedStrategy, HyperbandStrategy, SuccessiveHalvingStrategy
+from tuner.strategies.model_based import TPEStrategy
 from tuner.strategies.random import RandomStrategy
 
 STRATEGIES: dict[str, type[Strategy]] = {
@@ -13,6 +14,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     "successive_halving": SuccessiveHalvingStrategy,
     "hyperband": HyperbandStrategy,
     "asha": ASHAStrategy,
+    "tpe": TPEStrategy,
 }
 
 __all__ = [
@@ -25,4 +27,5 @@ __all__ = [
     "RandomStrategy",
     "Strategy",
     "SuccessiveHalvingStrategy",
+    "TPEStrategy",
 ]

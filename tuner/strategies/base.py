@@ -16,7 +16,7 @@ Strategies whose trials do not depend on results (grid, random) derive from
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from tuner.trial import Trial
@@ -74,6 +74,17 @@ class Strategy(ABC):
     def counts(self) -> dict[str, int]:
         """Per model: trials this strategy will run at most (budgeted strategies: configurations
         started at the first rung)."""
+
+    def set_parallelism(self, slots: int) -> None:
+        """The worker slots the engine has now (model-based strategies keep about that many
+        proposals out at once); ignored by default."""
+        return None
+
+    def restore(self, finished: Mapping[str, TrialRecord]) -> list[TrialRecord]:
+        """Adopt trials an earlier run finished before anything is asked, for strategies whose
+        proposals depend on results (the engine counts them as done). By default none: finished
+        trials are told when they are asked again."""
+        return []
 
     def total(self) -> int:
         """Trials this strategy will run at most (for progress and plans)."""

@@ -1,0 +1,120 @@
+"""Model-based search (Optuna's TPE through ask/tell), driven without a cluster: proposals, the
+cap on proposals in flight, resume from finished trials, reproducibility with one slot."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tuner.config import load_config
+from tuner.record import TrialRecord
+from tuner.strategies.model_based import TPEStrategy, distributions
+from tuner.trial import Trial
+
+SPACE = {"max_depth": {"randint": [2, 10]}, "learning_rate": {"loguniform": [0.001, 1.0]},
+         "subsample": {"uniform": [0.5, 1.0]}, "booster": ["gbtree", "dart"], "n_estimators": 50}
+
+
+def strategy(n_trials: int = 30, seed: int = 0, models=None) -> TPEStrategy:
+    cfg = load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": "tpe", "n_trials": n_trials, "seed": seed},
+                       "models": models or {"xgboost": SPACE}})
+
+    def make_trial(model, params, **_):
+        return Trial.create(model, params, "ctx")
+
+    return TPEStrategy(cfg.models, cfg.search, make_trial, greater_is_better=False)
+
+
+def loss(params: dict) -> float:
+    """A smooth objective with its minimum at learning_rate 0.05, max_depth 6, subsample 0.8."""
+    return ((math.log10(params["learning_rate"]) - math.log10(0.05)) ** 2 + 0.05 * (params["max_depth"] - 6) ** 2
+            + (params["subsample"] - 0.8) ** 2 + (0.3 if params["booster"] == "dart" else 0.0))
+
+
+def done(trial: Trial, value: float | None = None) -> TrialRecord:
+    value = loss(trial.params) if value is None else value
+    return TrialRecord.ok(trial, "rmse", [value, value, value])
+
+
+def drive(s: TPEStrategy, slots: int = 1) -> list[Trial]:
+    """Ask and tell as an engine does with ``slots`` slots: oldest proposal finishes first."""
+    s.set_parallelism(slots)
+    running: list[Trial] = []
+    asked: list[Trial] = []
+    while True:
+        new = s.ask(100)
+        assert len(running) + len(new) <= slots  # never more proposals out than slots
+        running += new
+        asked += new
+        if not running:
+            return asked
+        s.tell([done(running.pop(0))])
+
+
+def test_space_becomes_optuna_distributions():
+    cfg = load_config({"data": {"dataset": "diabetes"}, "models": {"xgboost": SPACE}})
+    dists, fixed = distributions(cfg.models[0].space)
+    assert fixed == {"n_estimators": 50}
+    assert dists["max_depth"].low == 2 and dists["max_depth"].high == 9  # randint excludes high
+    assert dists["learning_rate"].log and dists["booster"].choices == ("gbtree", "dart")
+
+
+def test_proposals_learn_from_results():
+    asked = drive(strategy(n_trials=40, seed=3), slots=1)
+    assert len(asked) == 40 and len({t.trial_id for t in asked}) == 40
+    first, last = [loss(t.params) for t in asked[:10]], [loss(t.params) for t in asked[-10:]]
+    assert sorted(last)[5] < sorted(first)[5] / 2  # the last proposals are far better: the model learnt
+
+
+def test_one_slot_and_a_seed_reproduce_the_proposals():
+    a = [t.trial_id for t in drive(strategy(seed=7), slots=1)]
+    b = [t.trial_id for t in drive(strategy(seed=7), slots=1)]
+    c = [t.trial_id for t in drive(strategy(seed=8), slots=1)]
+    assert a == b and a != c
+
+
+def test_parallel_proposals_stay_within_the_slots():
+    asked = drive(strategy(n_trials=20), slots=4)
+    assert len(asked) == 20
+
+
+def test_resume_adopts_finished_trials_and_proposes_only_the_rest():
+    first = strategy(n_trials=12, seed=1)
+    asked = drive(first, slots=2)
+    finished = {t.trial_id: done(t) for t in asked}
+
+    again = strategy(n_trials=12, seed=1)
+    adopted = again.restore(finished)
+    assert len(adopted) == 12
+    assert again.ask(10) == []  # everything finished: nothing is dispatched again
+
+    more = strategy(n_trials=15, seed=1)
+    assert len(more.restore(finished)) == 12
+    more.set_parallelism(8)
+    new = more.ask(10)
+    assert len(new) == 3 and not {t.trial_id for t in new} & set(finished)
+
+
+def test_failed_trials_inform_nothing_but_count():
+    s = strategy(n_trials=5)
+    s.set_parallelism(5)
+    trials = s.ask(5)
+    s.tell([TrialRecord.failed(t, "rmse", "ValueError: boom") for t in trials])
+    assert s.ask(5) == []
+    assert all(t.state.name == "FAIL" for t in s._studies["xgboost"].trials)
+
+
+def test_models_take_turns():
+    s = strategy(n_trials=3, models={"xgboost": SPACE, "lightgbm": {"num_leaves": {"randint": [4, 64]}}})
+    s.set_parallelism(6)
+    assert sorted(t.model for t in s.ask(6)) == ["lightgbm"] * 3 + ["xgboost"] * 3
+
+
+@pytest.mark.parametrize("bad", [{"engine": "dask-ml"}, {"n_trials": 0}])
+def test_config_rules(bad):
+    from tuner.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": "tpe", **bad},
+                     "models": {"xgboost": {"max_depth": [2, 3]}}})
