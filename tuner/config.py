@@ -48,6 +48,8 @@ TOP_KEYS = ("name", "data", "task", "cv", "metric", "seed", "search", "models", 
 #: the names ``search.strategy`` and ``search.engine`` accept come from the registries
 STRATEGIES = tuple(STRATEGY_REGISTRY)
 BUDGETED = tuple(name for name, cls in STRATEGY_REGISTRY.items() if cls.budgeted)
+#: strategies that take search.max_resource as a ladder of rounds scored from one fit
+LADDER_STRATEGIES = ("random", "tpe")
 ENGINES = tuple(ENGINE_REGISTRY)
 DATA_KEYS = ("dataset", "path", "target", "drop", "features", "categorical", "dates", "sample", "seed",
              "n_samples", "n_features", "n_classes")
@@ -84,10 +86,26 @@ class SearchConfig:
     min_resource: int = 10  #: rounds in the first rung
     max_resource: int = 270  #: rounds at the top rung
     eta: int = 3
+    #: random, tpe with max_resource: each configuration trained once to max_resource rounds and
+    #: scored at every count of :meth:`ladder` from that one fit
+    rounds_ladder: bool = False
 
     @property
     def budgeted(self) -> bool:
         return self.strategy in BUDGETED
+
+    @property
+    def sets_rounds(self) -> bool:
+        """Whether the strategy sets each model's rounds itself (budgeted, or a rounds ladder)."""
+        return self.budgeted or self.rounds_ladder
+
+    def ladder(self) -> list[int]:
+        """Round counts max_resource / eta^k down to min_resource, smallest first: 10, 30, 90, 270."""
+        counts, n = [], float(self.max_resource)
+        while n >= self.min_resource:
+            counts.append(int(round(n)))
+            n /= self.eta
+        return sorted(set(counts))
 
 
 @dataclass(frozen=True)
@@ -327,7 +345,8 @@ def _search(raw: dict) -> SearchConfig:
     strategy = choice(s.get("strategy", "grid"), STRATEGIES, "search.strategy")
     n_trials = s.get("n_trials")
     budget: dict = {}
-    if strategy in BUDGETED:
+    ladder = strategy in LADDER_STRATEGIES and "max_resource" in s
+    if strategy in BUDGETED or ladder:
         budget["eta"] = integer(s.get("eta", 3), "search.eta", 2)
         budget["min_resource"] = integer(s.get("min_resource", 10), "search.min_resource", 1)
         budget["max_resource"] = integer(s.get("max_resource", 270), "search.max_resource", 1)
@@ -337,15 +356,21 @@ def _search(raw: dict) -> SearchConfig:
                 f"at least min_resource * eta = {budget['min_resource'] * budget['eta']} (two rungs or more)",
             )
         resource = s.get("resource")
+        if ladder and resource is not None:
+            raise ConfigError("search.resource", resource, f"no value with strategy '{strategy}': its ladder counts "
+                              "each library's own boosting rounds (n_estimators, iterations, max_iter)")
         if resource is not None and (not isinstance(resource, str) or not resource.isidentifier()):
             raise ConfigError("search.resource", resource, "a parameter name such as n_estimators or iterations")
         budget["resource"] = resource
+        budget["rounds_ladder"] = ladder
         if s.get("engine", "tuner") != "tuner":
-            raise ConfigError("search.engine", s.get("engine"), f"'tuner' with strategy '{strategy}'")
+            raise ConfigError("search.engine", s.get("engine"), f"'tuner' with strategy '{strategy}'"
+                              + (" and search.max_resource" if ladder else ""))
     else:
         for key in BUDGET_KEYS:
             if key in s:
-                raise ConfigError(f"search.{key}", s[key], "only with strategy " + ", ".join(BUDGETED))
+                raise ConfigError(f"search.{key}", s[key], "only with strategy " + ", ".join(BUDGETED)
+                                  + " (and with random or tpe, after max_resource: a ladder of rounds)")
     if strategy in ("random", "successive_halving", "asha", "tpe"):
         n_trials = integer((30 if strategy == "tpe" else 10) if n_trials is None else n_trials, "search.n_trials", 1)
     elif n_trials is not None:
@@ -514,7 +539,7 @@ def load_config(source: str | os.PathLike | dict | Config) -> Config:
     models = _models(raw, task, folders)
     beside = (module_source(m.name, folders) for m in models if "." in m.name)
     code = tuple(dict.fromkeys([*code, *(src for src in beside if src is not None)]))
-    if search.budgeted:
+    if search.sets_rounds:
         _check_budget(models, search)
     results = _check_results(raw.get("results", "results"), "results")
     return Config(

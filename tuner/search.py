@@ -134,7 +134,7 @@ class Search:
     def strategy(self) -> Strategy:
         c = self.config
         cls = STRATEGIES[c.search.strategy]
-        resources = self.resources() if cls.budgeted else None
+        resources = self.resources() if c.search.sets_rounds else None
         return cls(c.models, c.search, self.make_trial, greater_is_better(c.metric), resources)
 
     def schema(self):
@@ -143,9 +143,10 @@ class Search:
             for name in m.space.params:
                 values.setdefault(name, []).extend(m.space.possible_values(name))
         extra = []
-        if self.config.search.budgeted:
+        if self.config.search.sets_rounds:
             for resource in self.resources().values():
                 values.setdefault(resource, []).append(self.config.search.max_resource)
+        if self.config.search.budgeted:
             extra = RUNG_COLUMNS
         return result_schema(values, self.config.cv.folds, extra)
 

@@ -12,6 +12,9 @@ Parquet store; Optuna's storages are not used.
 - **Resume.** Trials of the results location told to the studies before anything is asked: a
   finished configuration counts towards ``n_trials`` and informs the sampler; nothing finished
   is dispatched again.
+- **Rounds for free.** With ``search.max_resource``, each configuration is trained once to that
+  many rounds and scored at every count of the ladder (a row per count); the sampler is told the
+  configuration's best count, so the number of rounds is tuned at no extra training.
 - **Reproducibility.** With one worker slot, a seed gives the same proposals every time. With
   more, which results a proposal sees depends on the order they land, as with any asynchronous
   parallel model-based search: scores of a given configuration are reproducible, the sequence
@@ -26,9 +29,10 @@ import zlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tuner.record import TrialStatus
+from tuner.record import TrialStatus, canonical_params
 from tuner.space import Distribution
 from tuner.strategies.base import Strategy
+from tuner.strategies.random import rounds_ladder
 from tuner.trial import Trial
 
 if TYPE_CHECKING:
@@ -68,6 +72,14 @@ def distributions(space) -> tuple[dict[str, Any], dict[str, Any]]:
     return out, fixed
 
 
+class _Proposal:
+    """One configuration out for evaluation: its Optuna trial and the rows still to come."""
+
+    def __init__(self, model: str, trial: Any, waiting: set[str]):
+        self.model, self.trial, self.waiting = model, trial, waiting
+        self.records: list[TrialRecord] = []
+
+
 class TPEStrategy(Strategy):
     """Optuna's TPE sampler over each model's space, ``n_trials`` configurations per model."""
 
@@ -79,7 +91,7 @@ class TPEStrategy(Strategy):
         self.slots = 1
         self._studies: dict[str, Any] = {}
         self._spaces: dict[str, tuple[dict, dict]] = {}
-        self._pending: dict[str, tuple[str, Any]] = {}  #: trial_id -> (model, Optuna trial)
+        self._pending: dict[str, _Proposal] = {}  #: trial_id -> its configuration, until told
         self._done: dict[str, int] = {m.name: 0 for m in self.models}  #: configurations finished or running
         self._seen: set[str] = set()  #: trial ids proposed or restored
 
@@ -88,43 +100,58 @@ class TPEStrategy(Strategy):
         self.slots = max(1, slots)
 
     def counts(self) -> dict[str, int]:
+        """Rows per model: n_trials configurations, each a row per count of the rounds ladder."""
+        rows = len(self.search.ladder()) if self.search.rounds_ladder else 1
+        return {name: n * rows for name, n in self._limit().items()}
+
+    def _limit(self) -> dict[str, int]:
         n = self.search.n_trials
         assert n is not None, "tpe: the configuration sets search.n_trials"
         return {m.name: n for m in self.models}
 
+    def _config_key(self, model: str, params: dict) -> str:
+        """A configuration: its parameters but the rounds the ladder sets."""
+        rounds = self.resources.get(model) if self.search.rounds_ladder else None
+        return model + "|" + canonical_params({k: v for k, v in params.items() if k != rounds})
+
     def restore(self, finished: Mapping[str, TrialRecord]) -> list[TrialRecord]:
-        """Tell the studies the trials an earlier run finished; return those adopted."""
-        adopted = []
-        limit = self.counts()
+        """Tell the studies the configurations an earlier run finished (every row of its rounds
+        ladder there); return the rows adopted."""
+        rows = len(self.search.ladder()) if self.search.rounds_ladder else 1
+        groups: dict[str, list[TrialRecord]] = {}
         for record in finished.values():
-            model = record.model
-            if model not in self._done or record.trial_id in self._seen or self._done[model] >= limit[model]:
+            if record.model in self._done and record.trial_id not in self._seen:
+                groups.setdefault(self._config_key(record.model, record.params), []).append(record)
+        adopted: list[TrialRecord] = []
+        limit = self._limit()
+        optuna = _optuna()
+        for records in groups.values():
+            model = records[0].model
+            if len(records) < rows or self._done[model] >= limit[model]:
                 continue
-            study = self._study(model)
+            self._study(model)
             dists, fixed = self._spaces[model]
-            params = {k: v for k, v in record.params.items() if k in dists}
-            if set(params) != set(dists) or any(record.params.get(k) != v for k, v in fixed.items()):
+            params = {k: v for k, v in records[0].params.items() if k in dists}
+            if set(params) != set(dists) or any(records[0].params.get(k) != v for k, v in fixed.items()):
                 continue  # another space's trial: it informs nothing here
-            optuna = _optuna()
+            value = self._best(records)
             try:
                 trial = optuna.trial.create_trial(
-                    params=params, distributions=dists,
-                    value=self._value(record) if self._ok(record) else None,
-                    state=optuna.trial.TrialState.COMPLETE if self._ok(record) else optuna.trial.TrialState.FAIL,
+                    params=params, distributions=dists, value=value,
+                    state=optuna.trial.TrialState.COMPLETE if value is not None else optuna.trial.TrialState.FAIL,
                 )
             except ValueError:  # a value outside today's distributions
                 continue
-            study.add_trial(trial)
-            self._seen.add(record.trial_id)
+            self._studies[model].add_trial(trial)
+            self._seen.update(r.trial_id for r in records)
             self._done[model] += 1
-            adopted.append(record)
+            adopted.extend(records)
         return adopted
 
     def ask(self, n: int) -> list[Trial]:
         out: list[Trial] = []
-        room = min(n, self.slots - len(self._pending))
-        limit = self.counts()
-        while len(out) < room:
+        limit = self._limit()
+        while len({id(p) for p in self._pending.values()}) < self.slots and len(out) < n:
             open_models = [m.name for m in self.models if self._done[m.name] < limit[m.name]]
             if not open_models:
                 break
@@ -133,30 +160,36 @@ class TPEStrategy(Strategy):
             dists, fixed = self._spaces[model]
             for _ in range(100):  # a discrete space may propose a configuration twice
                 otrial = study.ask(dists)
-                trial = self.make_trial(model, {**fixed, **otrial.params})
-                if trial.trial_id not in self._seen:
+                trials = rounds_ladder(self, model, {**fixed, **otrial.params})
+                if not any(t.trial_id in self._seen for t in trials):
                     break
                 study.tell(otrial, state=_optuna().trial.TrialState.PRUNED)  # a repeat: not run again
             else:
                 self._done[model] = limit[model]  # the space is exhausted
                 continue
-            self._seen.add(trial.trial_id)
-            self._pending[trial.trial_id] = (model, otrial)
+            proposal = _Proposal(model, otrial, {t.trial_id for t in trials})
+            for t in trials:
+                self._seen.add(t.trial_id)
+                self._pending[t.trial_id] = proposal
             self._done[model] += 1
-            out.append(trial)
+            out.extend(trials)
         return out
 
     def tell(self, records: list[TrialRecord]) -> None:
         optuna = _optuna()
         for record in records:
-            pending = self._pending.pop(record.trial_id, None)
-            if pending is None:
+            proposal = self._pending.pop(record.trial_id, None)
+            if proposal is None:
                 continue
-            model, otrial = pending
-            if self._ok(record):
-                self._studies[model].tell(otrial, self._value(record))
+            proposal.records.append(record)
+            proposal.waiting.discard(record.trial_id)
+            if proposal.waiting:
+                continue  # other counts of the same fit are still to come
+            value = self._best(proposal.records)
+            if value is not None:
+                self._studies[proposal.model].tell(proposal.trial, value)
             else:
-                self._studies[model].tell(otrial, state=optuna.trial.TrialState.FAIL)
+                self._studies[proposal.model].tell(proposal.trial, state=optuna.trial.TrialState.FAIL)
 
     # -- helpers --------------------------------------------------------------------------------
     @staticmethod
@@ -164,10 +197,12 @@ class TPEStrategy(Strategy):
         score = record.mean_test_score
         return record.status == TrialStatus.OK and score is not None and math.isfinite(score)
 
-    @staticmethod
-    def _value(record: TrialRecord) -> float:
-        assert record.mean_test_score is not None
-        return float(record.mean_test_score)
+    def _best(self, records: list[TrialRecord]) -> float | None:
+        """The configuration's best score over its round counts (None: none succeeded)."""
+        values = [float(r.mean_test_score) for r in records if self._ok(r) and r.mean_test_score is not None]
+        if not values:
+            return None
+        return max(values) if self.greater_is_better else min(values)
 
     def _study(self, model: str):
         if model not in self._studies:

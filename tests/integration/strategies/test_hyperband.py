@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import scheduler_probe
 from tests.support.cli import TUNER
-from tests.support.configs import budget_config, config_file
+from tests.support.configs import budget_config, config_file, small_config
 from tuner import Search
 
 
@@ -69,3 +69,26 @@ def test_killed_search_resumes_without_repeating_a_finished_rung(cluster, client
     assert len(after) == len(result.results_) == total
     assert result.dispatched == total - len(before)
     assert 1 <= scheduler_probe.read(client)["created"] <= result.dispatched  # tasks (trials are batched)
+
+
+SUBSAMPLED = {
+    "xgboost": {"max_depth": {"randint": [2, 6]}, "learning_rate": {"loguniform": [0.05, 0.3]},
+                "subsample": {"uniform": [0.5, 0.9]}, "colsample_bytree": {"uniform": [0.5, 0.9]}},
+    "lightgbm": {"num_leaves": {"randint": [4, 32]}, "learning_rate": 0.1, "bagging_fraction": 0.7,
+                 "bagging_freq": 1, "feature_fraction": 0.8},
+}
+
+
+def test_the_same_search_twice_gives_identical_rows_with_subsampling(client, tmp_path):
+    """Continued training is deterministic: rungs continue from the checkpoint's booster (its
+    library's own format, loaded afresh), never from whatever state a worker happens to hold."""
+    runs = []
+    for run in ("first", "second"):
+        cfg = small_config(tmp_path, name=run, search={"strategy": "hyperband", "min_resource": 4,
+                                                       "max_resource": 36, "seed": 0}, models=SUBSAMPLED)
+        runs.append(Search(cfg).run(client, progress=False, refit=False).results_.set_index("trial_id").sort_index())
+    first, second = runs
+    assert list(first.index) == list(second.index)
+    assert first["continued"].sum() >= 4  # promoted configurations trained on from a checkpoint
+    columns = ["mean_test_score", "split0_test_score", "split1_test_score", "split2_test_score", "n_resources"]
+    pd.testing.assert_frame_equal(first[columns], second[columns])

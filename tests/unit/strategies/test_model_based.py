@@ -118,3 +118,44 @@ def test_config_rules(bad):
     with pytest.raises(ConfigError):
         load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": "tpe", **bad},
                      "models": {"xgboost": {"max_depth": [2, 3]}}})
+
+
+def ladder_strategy(kind: str = "tpe", n_trials: int = 6):
+    from tuner.search import Search
+
+    search = Search({"data": {"dataset": "diabetes"},
+                     "search": {"strategy": kind, "n_trials": n_trials, "seed": 0, "max_resource": 90,
+                                "min_resource": 10},
+                     "models": {"xgboost": {"max_depth": {"randint": [2, 8]},
+                                          "learning_rate": {"loguniform": [0.01, 0.3]}}}})
+    return search.strategy()
+
+
+def test_rounds_ladder_rows_share_a_configuration_and_the_sampler_learns_the_best_count():
+    s = ladder_strategy()
+    assert s.counts() == {"xgboost": 18}  # 6 configurations x rounds 10, 30, 90
+    s.set_parallelism(1)
+    rows = s.ask(10)
+    assert sorted(t.params["n_estimators"] for t in rows) == [10, 30, 90]
+    assert len({tuple(sorted((k, v) for k, v in t.params.items() if k != "n_estimators")) for t in rows}) == 1
+    assert s.ask(10) == []  # one slot: the configuration is still out
+    scores = {10: 5.0, 30: 3.0, 90: 4.0}
+    s.tell([done(t, scores[t.params["n_estimators"]]) for t in rows[:2]])
+    assert len(s._studies["xgboost"].trials) == 1 and s._studies["xgboost"].trials[0].value is None  # waiting
+    s.tell([done(rows[2], scores[90])])
+    assert s._studies["xgboost"].trials[0].value == 3.0  # the configuration's best count
+
+
+def test_random_search_ladder_and_its_rules():
+    s = ladder_strategy("random", n_trials=4)
+    trials = s.trials()
+    assert len(trials) == sum(s.counts().values()) == 12
+    from tuner.errors import ConfigError
+
+    for search in ({"strategy": "grid", "max_resource": 90},
+                   {"strategy": "tpe", "max_resource": 90, "resource": "max_depth"}):
+        with pytest.raises(ConfigError):
+            load_config({"data": {"dataset": "diabetes"}, "search": search, "models": {"xgboost": {"max_depth": [2]}}})
+    with pytest.raises(ConfigError, match="models.xgboost.n_estimators"):  # the ladder sets the rounds itself
+        load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": "tpe", "max_resource": 90},
+                     "models": {"xgboost": {"n_estimators": [50]}}})
