@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from tuner.budget import BUDGET_KEYS as BUDGET_LIMITS
+from tuner.budget import Budget
 from tuner.columns import NOT_LISTED, Columns
 from tuner.data import (
     BUILTIN_DATASETS,
@@ -55,7 +57,8 @@ DATA_KEYS = ("dataset", "path", "target", "drop", "features", "categorical", "da
              "n_samples", "n_features", "n_classes")
 CV_KEYS = ("folds", "shuffle", "seed")
 BUDGET_KEYS = ("resource", "min_resource", "max_resource", "eta")
-SEARCH_KEYS = ("strategy", "n_trials", "seed", "engine", "grid_resolution", "window", "max_attempts", *BUDGET_KEYS)
+SEARCH_KEYS = ("strategy", "n_trials", "seed", "engine", "grid_resolution", "window", "max_attempts", "budget",
+               *BUDGET_KEYS)
 CLUSTER_KEYS = ("kind", "workers", "threads_per_worker", "address", "dashboard", "adapt")
 #: a section's key -> its section, for the hint when one is written at the top level
 SECTION_OF = {key: section for section, keys in (("cluster", CLUSTER_KEYS), ("search", SEARCH_KEYS), ("cv", CV_KEYS),
@@ -89,6 +92,7 @@ class SearchConfig:
     #: random, tpe with max_resource: each configuration trained once to max_resource rounds and
     #: scored at every count of :meth:`ladder` from that one fit
     rounds_ladder: bool = False
+    budget: Budget | None = None  #: stop asking for trials once this is spent (tuner.budget)
 
     @property
     def budgeted(self) -> bool:
@@ -382,6 +386,7 @@ def _search(raw: dict) -> SearchConfig:
         raise ConfigError("search.engine", s.get("engine"), f"'tuner' with strategy '{strategy}'")
     window = s.get("window")
     return SearchConfig(
+        budget=_budget(s.get("budget"), strategy, s.get("engine", "tuner")),
         **budget,
         strategy=strategy,
         n_trials=n_trials,
@@ -390,6 +395,26 @@ def _search(raw: dict) -> SearchConfig:
         grid_resolution=integer(s.get("grid_resolution", 3), "search.grid_resolution", 2, MAX_GRID_RESOLUTION),
         window=None if window is None else integer(window, "search.window", 1),
         max_attempts=integer(s.get("max_attempts", 3), "search.max_attempts", 1),
+    )
+
+
+def _budget(value: Any, strategy: str, engine: str) -> Budget | None:
+    """``search.budget``: ``{rounds: N, fits: N, minutes: X}``, at least one of them."""
+    if value is None:
+        return None
+    allowed = "a mapping with rounds (boosting rounds, summed over folds), fits and/or minutes"
+    if not isinstance(value, dict) or not value:
+        raise ConfigError("search.budget", value, allowed)
+    check_keys(value, BUDGET_LIMITS, "search.budget.")
+    if engine != "tuner":
+        raise ConfigError("search.budget", value, "no budget with engine 'dask-ml' (it runs whole batches)")
+    minutes = value.get("minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0):
+        raise ConfigError("search.budget.minutes", minutes, "a number of minutes > 0")
+    return Budget(
+        rounds=None if value.get("rounds") is None else integer(value["rounds"], "search.budget.rounds", 1),
+        fits=None if value.get("fits") is None else integer(value["fits"], "search.budget.fits", 1),
+        minutes=None if minutes is None else float(minutes),
     )
 
 

@@ -42,6 +42,8 @@ class Plan:
     finished_trials: int
     brackets: list[Bracket] | None = field(default=None)
     data: dict = field(default_factory=dict)  #: what the data become (Search.data_summary)
+    spend: dict | None = None  #: rounds and fits to train (Search.spend), before any budget
+    budget: dict | None = None  #: search.budget
     data_lines: list[str] = field(default_factory=list)
 
     @property
@@ -87,6 +89,8 @@ class Plan:
             "finished_trials": self.finished_trials,
             "to_run": self.to_run,
             "data": self.data,
+            "spend": self.spend,
+            "budget": self.budget,
         }
         if self.brackets is not None:
             out["brackets"] = [
@@ -118,6 +122,12 @@ class Plan:
                 out.append(f"  bracket {b.bracket}: configurations x rounds per rung: {rungs}")
             out.append(f"rounds per fold: {self.continued_resources:,} with continued training "
                        f"({self.total_resources:,} if every rung trained from scratch)")
+        if self.spend is not None:
+            out.append(f"to train: {self.spend['rounds']:,} boosting rounds in {self.spend['fits']:,} fits "
+                       "(summed over folds; shared fits and continued rungs counted once)")
+        if self.budget:
+            limits = ", ".join(f"{v:,} {k}" for k, v in self.budget.items())
+            out.append(f"budget: {limits}; no trial is asked for once it is spent")
         total = "rung trials at most" if self.budgeted else _plural(self.total_trials, "trial")
         out.append(f"total: {self.total_trials:,} {total}, {self.total_fits:,} fits, "
                    f"{self.finished_trials:,} finished, {self.to_run:,} to run")

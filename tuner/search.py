@@ -26,6 +26,7 @@ import pandas as pd
 from distributed import Client
 
 from tuner import checkpoints
+from tuner.budget import BudgetGuard, Spend
 from tuner.cluster import connect, dashboard_link
 from tuner.config import Config, load_config
 from tuner.engine import get_engine
@@ -46,6 +47,8 @@ from tuner.user_code import ship
 from tuner.versions import check_versions
 
 logger = logging.getLogger(__name__)
+#: plans count the rounds of grids and random searches up to this many trials
+SPEND_LIMIT = 200_000
 
 
 @dataclass
@@ -132,6 +135,14 @@ class Search:
         return out
 
     def strategy(self) -> Strategy:
+        """The configured strategy, with ``search.budget`` (:class:`tuner.budget.BudgetGuard`)."""
+        c = self.config
+        strategy = self._strategy()
+        if c.search.budget is not None:
+            return BudgetGuard(strategy, c.search.budget, c.task, c.cv.folds)
+        return strategy
+
+    def _strategy(self) -> Strategy:
         c = self.config
         cls = STRATEGIES[c.search.strategy]
         resources = self.resources() if c.search.sets_rounds else None
@@ -163,7 +174,7 @@ class Search:
         and with continued training (a promoted configuration trains only the difference).
         """
         c = self.config
-        strategy = self.strategy()
+        strategy = self._strategy()
         counts = strategy.counts()
         finished: dict[str, int] = dict.fromkeys(counts, 0)
         store = self.store().read(columns=["trial_id", "model"]) if with_store else None
@@ -190,7 +201,35 @@ class Search:
             folds=c.cv.folds, models=models, total_trials=total, total_fits=total * c.cv.folds,
             finished_trials=sum(finished.values()), brackets=brackets,
             data=self.data_summary(), data_lines=c.data_lines(),
+            spend=self.spend(strategy), budget=c.search.budget.as_dict() if c.search.budget else None,
         )
+
+    def spend(self, strategy: Strategy | None = None) -> dict | None:
+        """Rounds and fits the search trains (shared fits once, continued rungs their extra rounds,
+        :class:`tuner.budget.Spend`), before any budget; None where it depends on results
+        (ASHA, or tpe without a rounds ladder) or the grid is larger than :data:`SPEND_LIMIT`."""
+        c = self.config
+        strategy = strategy or self._strategy()
+        spend = Spend(c.task, c.cv.folds)
+        if isinstance(strategy, PlannedStrategy):
+            if strategy.total() > SPEND_LIMIT:
+                return None
+            for t in strategy.iter_trials():
+                spend.add(t)
+            return spend.as_dict()
+        if c.search.strategy in ("hyperband", "successive_halving"):
+            assert isinstance(strategy, BudgetedStrategy)
+            rounds = 0
+            for b in strategy.brackets():  # a promoted configuration trains only its extra rounds
+                previous = 0
+                for r in b.rungs:
+                    rounds += r.n_configs * (r.n_resources - previous)
+                    previous = r.n_resources
+            return {"rounds": rounds * c.cv.folds, "fits": strategy.total() * c.cv.folds}
+        if c.search.rounds_ladder:  # tpe: each configuration one fit to max_resource
+            configs = sum(strategy.counts().values()) // len(c.search.ladder())
+            return {"rounds": configs * c.search.max_resource * c.cv.folds, "fits": configs * c.cv.folds}
+        return None
 
     def data_summary(self) -> dict:
         """Rows, columns used and left out, task and classes: what the search will use."""

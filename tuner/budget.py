@@ -1,0 +1,144 @@
+"""A budget every strategy respects: boosting rounds, fits or minutes.
+
+.. code-block:: yaml
+
+    search:
+      strategy: tpe
+      n_trials: 500
+      budget: {rounds: 2000000}      # and/or fits: 3000, minutes: 90
+
+What a trial costs is what it trains (:class:`Spend`), summed over CV folds:
+
+- a trial trains its number of rounds (``n_estimators``, ``iterations``, ``max_iter``; the
+  library's default where the space does not set it), once per fold;
+- trials that differ only in their rounds share one fit (grid round sharing, the rounds ladder of
+  ``random`` and ``tpe``): the group costs its largest count once;
+- a continued rung (successive halving, Hyperband, ASHA) trains only the rounds it adds to its
+  previous rung.
+
+:class:`BudgetGuard` wraps the strategy: once the trials asked so far have spent the budget,
+nothing more is asked, so the search stops at most one ask's worth of work beyond it. Trials
+finished by an earlier run count too: the budget is the search's, across resumes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tuner.evaluate import share_key
+from tuner.models import get_adapter
+from tuner.record import TrialRecord
+from tuner.strategies.base import Strategy
+from tuner.trial import Trial
+
+BUDGET_KEYS = ("rounds", "fits", "minutes")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits of a search (None: no limit of that kind)."""
+
+    rounds: int | None = None  #: boosting rounds trained, summed over folds
+    fits: int | None = None  #: model fits, counting each fold
+    minutes: float | None = None  #: wall-clock minutes from the first trial asked
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in (("rounds", self.rounds), ("fits", self.fits), ("minutes", self.minutes))
+                if v is not None}
+
+
+class Spend:
+    """Rounds and fits that trials train, with shared fits and continued rungs counted once."""
+
+    def __init__(self, task: str, folds: int):
+        self.task, self.folds = task, folds
+        self.rounds = 0
+        self.fits = 0
+        self._groups: dict[tuple, int] = {}  #: share key -> largest count charged
+
+    def add(self, trial: Trial) -> None:
+        adapter = get_adapter(trial.model)
+        rounds = self._rounds(trial, adapter)
+        if trial.resource is not None:  # a rung: continued training adds only its extra rounds
+            self.rounds += self.folds * (rounds - (trial.continue_from or 0))
+            self.fits += self.folds
+            return
+        key = share_key(trial)
+        if key is None:
+            self.rounds += self.folds * rounds
+            self.fits += self.folds
+            return
+        charged = self._groups.get(key)
+        if charged is None:
+            self.fits += self.folds
+            charged = 0
+        if rounds > charged:  # the group's one fit now trains to this larger count
+            self.rounds += self.folds * (rounds - charged)
+            self._groups[key] = rounds
+
+    def _rounds(self, trial: Trial, adapter) -> int:
+        name = trial.resource or adapter.rounds_param
+        if name is not None and name in trial.params:
+            return int(trial.params[name])
+        if adapter.rounds_param is None:
+            return 0  # a model without boosting rounds: it costs a fit
+        return int(adapter.n_resources(adapter.make(trial.params, self.task)) or 0)
+
+    def as_dict(self) -> dict:
+        return {"rounds": self.rounds, "fits": self.fits}
+
+
+class BudgetGuard(Strategy):
+    """``strategy`` with a :class:`Budget`: asks nothing more once it is spent."""
+
+    def __init__(self, strategy: Strategy, budget: Budget, task: str, folds: int):
+        # no super().__init__: everything but asking is the wrapped strategy's
+        self.inner = strategy
+        self.budget = budget
+        self.spend = Spend(task, folds)
+        self.adaptive = strategy.adaptive  # type: ignore[misc]
+        self.budgeted = strategy.budgeted  # type: ignore[misc]
+        self.models, self.search = strategy.models, strategy.search
+        self._started: float | None = None
+
+    def spent(self) -> bool:
+        if self._work_spent():
+            return True
+        minutes = self.budget.minutes
+        return minutes is not None and self._started is not None and time.monotonic() - self._started >= 60 * minutes
+
+    def ask(self, n: int) -> list[Trial]:
+        first = self._started is None
+        if first:  # the clock starts with the first trial asked
+            self._started = time.monotonic()
+        if self.spent() and not (first and self.budget.minutes is not None and not self._work_spent()):
+            return []
+        trials = self.inner.ask(n)
+        for t in trials:
+            self.spend.add(t)
+        return trials
+
+    def _work_spent(self) -> bool:
+        b = self.budget
+        return (b.rounds is not None and self.spend.rounds >= b.rounds) or \
+            (b.fits is not None and self.spend.fits >= b.fits)
+
+    def tell(self, records: list[TrialRecord]) -> None:
+        self.inner.tell(records)
+
+    def restore(self, finished: Mapping[str, TrialRecord]) -> list[TrialRecord]:
+        adopted = self.inner.restore(finished)
+        for record in adopted:  # spent by an earlier run of this search
+            self.spend.add(Trial.create(record.model, record.params, "restored"))
+        return adopted
+
+    def set_parallelism(self, slots: int) -> None:
+        self.inner.set_parallelism(slots)
+
+    def counts(self) -> dict[str, int]:
+        return self.inner.counts()
+
+    def __getattr__(self, name: str):  # brackets(), iter_trials(), ... of the wrapped strategy
+        return getattr(self.inner, name)
