@@ -180,6 +180,29 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from tuner.errors import ResultsError
+    from tuner.results import fidelity, read_search
+
+    table = fidelity(read_search(args.url), args.metric)
+    if table.empty:
+        raise ResultsError(f"no configuration at {args.url} was scored at two round counts: run random or tpe "
+                           "with search.max_resource (a rounds ladder), or successive_halving, hyperband or asha")
+    if args.json:
+        print(json.dumps(table.to_dict("records"), indent=2))
+        return 0
+    print("rank correlation of each round count's scores with the largest count's (Spearman; +1: short runs rank "
+          "configurations as long runs do, 0: they say nothing)")
+    for model, group in table.groupby("model", sort=False):
+        print(f"  {model}")
+        for _, row in group.iterrows():
+            rho = "n/a (fewer than 3)" if pd.isna(row["spearman"]) else f"{row['spearman']:+.2f}"
+            print(f"    {int(row['rounds']):>7,} rounds  {rho:>6}  over {int(row['configurations']):,} configurations")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     search = _load_search(args.config)
     plan = search.plan(with_store=False)
@@ -276,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--metric", help="the metric to rank by, where the results hold several")
     res.add_argument("--json", action="store_true", help="machine-readable output")
     res.set_defaults(func=cmd_results)
+
+    fid = sub.add_parser("fidelity", help="how well short runs predict long ones: rank correlation per round count")
+    fid.add_argument("url", help="a search's results: results/<name> or s3://bucket/prefix/<name>")
+    fid.add_argument("--metric", help="the metric to rank by, where the results hold several")
+    fid.add_argument("--json", action="store_true", help="machine-readable output")
+    fid.set_defaults(func=cmd_fidelity)
 
     val = sub.add_parser("validate", help="check a configuration without running anything")
     val.add_argument("config")

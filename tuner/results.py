@@ -222,3 +222,53 @@ def summary(df: pd.DataFrame, top: int = 10, metric: str | None = None) -> dict:
         "best_per_model": _rows(best_per_model(rows, metric)),
         "failures": failures(rows, None).to_dict("records"),
     }
+
+
+def fidelity(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
+    """How well short runs predict long ones, per model: for each round count, the Spearman rank
+    correlation between configurations' scores at that count and at the model's largest count.
+
+    A configuration is its ``config_id`` (rungs of successive halving, Hyperband, ASHA) or its
+    parameters without the number of rounds (a rounds ladder of ``random``/``tpe``, or a grid over
+    rounds). Near +1: short runs rank configurations as long runs do, so a budgeted strategy's
+    early stopping is safe; near 0: they say nothing, and a rounds ladder is the better choice.
+
+    Columns: ``model``, ``rounds``, ``configurations`` (scored at both counts), ``spearman``.
+    """
+    rows, metric = select_metric(df, metric)
+    ok = ok_rows(rows)
+    columns = ["model", "rounds", "configurations", "spearman"]
+    if ok.empty or "n_resources" not in ok.columns or ok["n_resources"].isna().all():
+        return pd.DataFrame(columns=columns)
+    ok = ok[ok["n_resources"].notna()].copy()
+    ok["configuration"] = _configuration_without_rounds(ok)
+    out = []
+    for model, group in ok.groupby("model", sort=True):
+        table = group.pivot_table(index="configuration", columns="n_resources", values="mean_test_score", aggfunc="first")
+        if table.shape[1] < 2:
+            continue
+        top = table.columns.max()
+        for rounds in table.columns:
+            if rounds == top:
+                continue
+            both = table[[rounds, top]].dropna()
+            rho = both[rounds].rank().corr(both[top].rank()) if len(both) >= 3 else float("nan")
+            out.append({"model": model, "rounds": int(rounds), "configurations": len(both), "spearman": float(rho)})
+    return pd.DataFrame(out, columns=columns)
+
+
+def _configuration_without_rounds(df: pd.DataFrame) -> pd.Series:
+    """Rung rows: their config_id; other rows: model and parameters without the rounds parameter."""
+    from tuner.models import get_adapter
+
+    def key(row) -> str:
+        if "config_id" in row and isinstance(row["config_id"], str):
+            return row["config_id"]
+        params = json.loads(row["params"])
+        try:
+            rounds = get_adapter(str(row["model"])).rounds_param
+        except Exception:  # a model this process cannot import: its parameters as they are
+            rounds = None
+        return f"{row['model']}|" + json.dumps({k: v for k, v in params.items() if k != rounds}, sort_keys=True)
+
+    return df.apply(key, axis=1)

@@ -160,6 +160,8 @@ CASES = [
          2, r"config key 'models\.mine\.make'.*it returned a int"),
     Case("code-path-missing", lambda p: ["validate", config_path(p, code=["nothere.py"])], 2,
          r"config key 'code': got 'nothere\.py'.*no such module or package"),
+    Case("fidelity-without-round-counts", lambda p: ["fidelity", str(write_records(p / "r"))], 2,
+         r"no configuration at .* was scored at two round counts: run random or tpe with search\.max_resource"),
     # the best model as one object
     Case("export-without-results", _exported, 2, r"no successful trial at .*results/small: run the search first",
          untouched="model.joblib"),
