@@ -217,7 +217,7 @@ class Search:
             for t in strategy.iter_trials():
                 spend.add(t)
             return spend.as_dict()
-        if c.search.strategy in ("hyperband", "successive_halving"):
+        if c.search.strategy in ("hyperband", "successive_halving", "bohb"):
             assert isinstance(strategy, BudgetedStrategy)
             rounds = 0
             for b in strategy.brackets():  # a promoted configuration trains only its extra rounds

@@ -60,4 +60,5 @@ STRATEGY_SECTIONS = {
     "hyperband": {"strategy": "hyperband", **BUDGET},
     "asha": {"strategy": "asha", "n_trials": 3, **BUDGET},
     "tpe": {"strategy": "tpe", "n_trials": 3},
+    "bohb": {"strategy": "bohb", **BUDGET},
 }

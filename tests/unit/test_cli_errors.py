@@ -211,7 +211,7 @@ def test_plan_text_and_json_for_every_strategy(strategy, tmp_path, capsys):
     assert plan["name"] == "small" and plan["strategy"] == strategy
     assert set(plan["models"]) == {"xgboost"} and plan["models"]["xgboost"]["finished"] == 0
     assert plan["finished_trials"] == 0 and plan["to_run"] == plan["total_trials"] > 0
-    if strategy in ("successive_halving", "hyperband", "asha"):
+    if strategy in ("successive_halving", "hyperband", "asha", "bohb"):
         assert plan["brackets"] and plan["continued_resources"] <= plan["total_resources"]
     assert main(["validate", cfg]) == 0
     assert capsys.readouterr().out.startswith("ok: 'small' is valid")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tuner.strategies.base import PlannedStrategy, Strategy
 from tuner.strategies.grid import GridStrategy
 from tuner.strategies.hyperband import ASHAStrategy, BudgetedStrategy, HyperbandStrategy, SuccessiveHalvingStrategy
-from tuner.strategies.model_based import TPEStrategy
+from tuner.strategies.model_based import BOHBStrategy, TPEStrategy
 from tuner.strategies.random import RandomStrategy
 
 STRATEGIES: dict[str, type[Strategy]] = {
@@ -15,11 +15,13 @@ STRATEGIES: dict[str, type[Strategy]] = {
     "hyperband": HyperbandStrategy,
     "asha": ASHAStrategy,
     "tpe": TPEStrategy,
+    "bohb": BOHBStrategy,
 }
 
 __all__ = [
     "STRATEGIES",
     "ASHAStrategy",
+    "BOHBStrategy",
     "BudgetedStrategy",
     "GridStrategy",
     "HyperbandStrategy",

@@ -152,7 +152,7 @@ class BudgetedStrategy(Strategy):
         return record.mean_test_score if record.is_ok else None
 
 
-class _SyncBracket:
+class SyncBracket:
     """One successive-halving bracket, rung by rung."""
 
     def __init__(self, owner: BudgetedStrategy, bracket: Bracket, configs: list[tuple[str, dict]]):
@@ -200,7 +200,7 @@ class _SyncStrategy(BudgetedStrategy):
                 if key not in seen:  # small discrete spaces: never the same configuration twice
                     seen.add(key)
                     configs.append((model, params))
-            self._brackets.append(_SyncBracket(self, b, configs))
+            self._brackets.append(SyncBracket(self, b, configs))
         self._config_of: dict[str, str] = {}
 
     def ask(self, n: int) -> list[Trial]:

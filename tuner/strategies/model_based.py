@@ -29,9 +29,12 @@ import zlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tuner.record import TrialStatus, canonical_params
 from tuner.space import Distribution
 from tuner.strategies.base import Strategy
+from tuner.strategies.hyperband import Bracket, BudgetedStrategy, HyperbandStrategy, SyncBracket
 from tuner.strategies.random import rounds_ladder
 from tuner.trial import Trial
 
@@ -216,3 +219,132 @@ class TPEStrategy(Strategy):
             direction = "maximize" if self.greater_is_better else "minimize"
             self._studies[model] = optuna.create_study(direction=direction, sampler=sampler)
         return self._studies[model]
+
+
+# -- BOHB -------------------------------------------------------------------------------------
+
+
+class BOHBStrategy(HyperbandStrategy):
+    """BOHB (Falkner et al., ICML 2018): Hyperband's brackets, with each bracket's new
+    configurations proposed by TPE fitted on the results of the largest budget (rounds) that has
+    enough of them (the number of parameters + 2), and one in three drawn at random, as BOHB does.
+
+    Proposals are made one at a time as worker slots free up (not a bracket at once), so that
+    later ones learn from earlier results; the brackets' rungs and promotions are Hyperband's.
+    As with ``tpe``, a seed reproduces the proposals with one worker slot only.
+    """
+
+    RANDOM_FRACTION = 1 / 3
+
+    def _start(self) -> None:
+        self._brackets = [_LazyBracket(self, b) for b in self.brackets()]
+        self._config_of: dict[str, str] = {}
+        self._levels: dict[str, dict[int, Any]] = {}  #: model -> rounds -> a study of results there
+        self._rng = np.random.default_rng([self.search.seed, 0xB0B])
+        self._proposed: set[str] = set()
+        self._out: set[str] = set()  #: first-rung trials proposed and not yet told
+        self._index = 0
+        if not hasattr(self, "slots"):
+            self.slots = 1
+
+    def set_parallelism(self, slots: int) -> None:
+        self.slots = max(1, slots)
+
+    def room(self) -> int:
+        """New configurations that may be proposed now: about one per free worker slot."""
+        return max(0, self.slots - len(self._out))
+
+    def propose(self, bracket: int) -> tuple[str, dict] | None:
+        """A new configuration: TPE on the largest budget with enough results, else at random."""
+        for _ in range(100):
+            model = self.models[self._index % len(self.models)]
+            self._index += 1
+            params = self._model_based(model) if self._rng.random() >= self.RANDOM_FRACTION else None
+            if params is None:
+                params = model.space.sample(self._rng)
+            key = model.name + "|" + canonical_params(params)
+            if key not in self._proposed:
+                self._proposed.add(key)
+                return model.name, params
+        return None  # a small discrete space, exhausted
+
+    def _model_based(self, model) -> dict | None:
+        levels = self._levels.get(model.name, {})
+        dists, fixed = distributions(model.space)
+        enough = [r for r, study in levels.items()
+                  if sum(t.state.name == "COMPLETE" for t in study.trials) >= len(dists) + 2]
+        if not enough or not dists:
+            return None
+        study = levels[max(enough)]
+        optuna = _optuna()
+        trial = study.ask(dists)
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)  # a proposal, not a result: TPE skips it
+        return {**fixed, **trial.params}
+
+    def ask(self, n: int) -> list[Trial]:
+        if not hasattr(self, "_brackets"):
+            self._start()
+        out = super().ask(n)
+        for t in out:
+            if t.rung == 0:
+                self._out.add(t.trial_id)
+        return out
+
+    def tell(self, records: list[TrialRecord]) -> None:
+        super().tell(records)
+        for r in records:
+            self._out.discard(r.trial_id)
+            config = self._config_of.get(r.trial_id)
+            if config is None or not r.is_ok or r.mean_test_score is None:
+                continue
+            model, params = self.configs[config]
+            space = next(m.space for m in self.models if m.name == model)
+            dists, _ = distributions(space)
+            study = self._level(model, int(r.params[self.resources[model]]))
+            optuna = _optuna()
+            try:
+                study.add_trial(optuna.trial.create_trial(
+                    params={k: params[k] for k in dists}, distributions=dists, value=float(r.mean_test_score)))
+            except (KeyError, ValueError):  # outside the space (a restored trial of another space)
+                continue
+
+    def _level(self, model: str, rounds: int):
+        levels = self._levels.setdefault(model, {})
+        if rounds not in levels:
+            optuna = _optuna()
+            seed = (self.search.seed * 1_000_003 + zlib.crc32(f"{model}|{rounds}".encode())) % 2**32
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=0)
+            levels[rounds] = optuna.create_study(
+                direction="maximize" if self.greater_is_better else "minimize", sampler=sampler)
+        return levels[rounds]
+
+
+class _LazyBracket(SyncBracket):
+    """A Hyperband bracket whose first-rung configurations are proposed when asked for."""
+
+    def __init__(self, owner: BOHBStrategy, bracket: Bracket):
+        super().__init__(owner, bracket, [])
+        self.bohb = owner
+        self.to_propose = bracket.rungs[0].n_configs
+        self.expected = set()
+
+    def ask(self, n: int) -> list[Trial]:
+        while self.rung == 0 and self.to_propose > 0 and len(self.pending) < n and self.bohb.room() > 0:
+            proposal = self.bohb.propose(self.bracket.bracket)
+            self.to_propose -= 1
+            if proposal is None:
+                continue
+            trial = self.owner._trial(*proposal, self.bracket.bracket, 0, self.resources)
+            self.pending.append(trial)
+            self.expected.add(trial.trial_id)
+            self.bohb._out.add(trial.trial_id)  # out from now on: counts against the free slots
+        return super().ask(n)
+
+    def tell(self, record: TrialRecord, trial_config: str) -> None:
+        if self.rung == 0 and self.to_propose > 0:  # the rung is not complete before all are proposed
+            if record.trial_id in self.expected:
+                self.scores[trial_config] = BudgetedStrategy._score(record)
+            return
+        super().tell(record, trial_config)

@@ -159,3 +159,47 @@ def test_random_search_ladder_and_its_rules():
     with pytest.raises(ConfigError, match="models.xgboost.n_estimators"):  # the ladder sets the rounds itself
         load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": "tpe", "max_resource": 90},
                      "models": {"xgboost": {"n_estimators": [50]}}})
+
+
+def bohb(seed: int = 0):
+    from tuner.search import Search
+
+    return Search({"data": {"dataset": "diabetes"},
+                   "search": {"strategy": "bohb", "min_resource": 1, "max_resource": 27, "seed": seed},
+                   "models": {"xgboost": {k: v for k, v in SPACE.items() if k != "n_estimators"}}}).strategy()
+
+
+def drive_rungs(s, slots: int) -> list[Trial]:
+    """An engine with ``slots`` slots over a rung objective: more rounds, lower loss."""
+    s.set_parallelism(slots)
+    running: list[Trial] = []
+    asked: list[Trial] = []
+    while True:
+        running += (new := s.ask(100))
+        asked += new
+        if not running:
+            return asked
+        t = running.pop(0)
+        s.tell([done(t, loss(t.params) + 1.0 / t.params["n_estimators"])])
+
+
+def test_bohb_runs_every_bracket_and_rung_and_learns_from_the_largest_budget():
+    s = bohb()
+    asked = drive_rungs(s, slots=2)
+    expected = {(b.bracket, i): r.n_configs for b in s.brackets() for i, r in enumerate(b.rungs)}
+    got: dict = {}
+    for t in asked:
+        got[(t.bracket, t.rung)] = got.get((t.bracket, t.rung), 0) + 1
+    assert got == expected  # Hyperband's schedule, rung by rung
+    assert len(asked) == s.total()
+    levels = s._levels["xgboost"]
+    assert max(levels) == 27 and sum(t.state.name == "COMPLETE" for t in levels[27].trials) >= 6
+    # once a budget has enough results, proposals come from TPE (not only from the random draws)
+    assert s._model_based(next(m for m in s.models)) is not None
+
+
+def test_bohb_keeps_new_proposals_to_the_free_slots():
+    s = bohb()
+    s.set_parallelism(3)
+    first = s.ask(100)
+    assert len(first) == 3 and all(t.rung == 0 for t in first)
