@@ -26,12 +26,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tuner.evaluate import share_key
-from tuner.models import get_adapter
-from tuner.record import TrialRecord
 from tuner.strategies.base import Strategy
 from tuner.trial import Trial
+
+if TYPE_CHECKING:
+    from tuner.record import TrialRecord
 
 BUDGET_KEYS = ("rounds", "fits", "minutes")
 
@@ -59,6 +60,9 @@ class Spend:
         self._groups: dict[tuple, int] = {}  #: share key -> largest count charged
 
     def add(self, trial: Trial) -> None:
+        from tuner.evaluate import share_key  # the engine's own rule; imported when spending is counted
+        from tuner.models import get_adapter
+
         adapter = get_adapter(trial.model)
         rounds = self._rounds(trial, adapter)
         if trial.resource is not None:  # a rung: continued training adds only its extra rounds
