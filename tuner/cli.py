@@ -25,7 +25,7 @@ import sys
 from importlib import resources
 from typing import Any
 
-from tuner.errors import TunerError
+from tuner.errors import ConfigError, TunerError
 
 DEFAULT_CONFIG = "california.yaml"
 
@@ -219,11 +219,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     search = _load_search(args.config)
     plan = search.plan()
-    if args.json:
-        print(json.dumps(plan.as_dict(), indent=2))
-    else:
-        print("\n".join(plan.lines()))
+    out = plan.as_dict()
+    lines = plan.lines()
+    if args.calibrate:
+        from tuner.projection import format_seconds
+
+        workers = args.workers or list(DEFAULT_PLAN_WORKERS)
+        projections, models = search.projection(workers)
+        out["calibration"] = {m: {"overhead_s": t.overhead, "per_unit_s": t.per_unit} for m, t in models.items()}
+        out["projection"] = [
+            {"workers": p.workers, "wall_seconds": p.wall_seconds, "efficiency": p.efficiency,
+             "tail_seconds": p.tail_seconds, "work_seconds": p.busy_seconds,
+             **({"cost": p.cost(args.price_per_core_hour)} if args.price_per_core_hour is not None else {})}
+            for p in projections]
+        lines.append(f"projected on this machine's speed ({format_seconds(projections[0].busy_seconds)} of fits "
+                     "in all; fits timed here on one fold, each slot one core):")
+        for p in projections:
+            cost = f"  cost {p.cost(args.price_per_core_hour):,.2f}" if args.price_per_core_hour is not None else ""
+            lines.append(f"  {p.workers:>6,} workers  {format_seconds(p.wall_seconds):>9}  efficiency "
+                         f"{p.efficiency:4.0%}  last wave {format_seconds(p.tail_seconds)}{cost}")
+    elif args.workers or args.price_per_core_hour is not None:
+        raise ConfigError("--calibrate", None, "--calibrate with --workers and --price-per-core-hour "
+                          "(the projection times a few fits on this machine first)")
+    print(json.dumps(out, indent=2) if args.json else "\n".join(lines))
     return 0
+
+
+DEFAULT_PLAN_WORKERS = (2, 16, 64, 200, 1000)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -236,8 +258,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
-
-    from tuner.errors import ConfigError
 
     search = _load_search(args.config)
     search.config = search.config.with_overrides(results=args.results, cluster=args.cluster, workers=args.workers)
@@ -267,6 +287,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an integer >= 1") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"got {value}; allowed: an integer >= 1")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: a number >= 0") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: a number >= 0")
     return value
 
 
@@ -313,6 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="show what would run: trials and fits per model")
     plan.add_argument("config", nargs="?")
     plan.add_argument("--json", action="store_true")
+    plan.add_argument("--calibrate", action="store_true",
+                      help="time a few fits per model here and project the wall time on --workers slots")
+    plan.add_argument("--workers", type=_positive, nargs="+", help="worker slots to project for (default 2 16 64 200 1000)")
+    plan.add_argument("--price-per-core-hour", type=_non_negative, help="with --calibrate: the cost of each projection")
     plan.set_defaults(func=cmd_plan)
 
     rep = sub.add_parser("report", help="write a self-contained HTML report of a results location")

@@ -20,6 +20,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -30,13 +31,14 @@ from tuner.budget import BudgetGuard, Spend
 from tuner.cluster import connect, dashboard_link
 from tuner.config import Config, load_config
 from tuner.engine import get_engine
-from tuner.errors import ResultsError
+from tuner.errors import ConfigError, ResultsError
 from tuner.evaluate import Problem
 from tuner.lease import Lease, check_identity
 from tuner.metrics import greater_is_better
 from tuner.plan import ModelPlan, Plan
 from tuner.preemption import GracefulShutdown
 from tuner.progress import SearchProgress
+from tuner.projection import DEFAULT_WORKERS, MAX_TASKS, Projection, TimeModel, calibrate, durations, fit_tasks, project
 from tuner.record import RUNG_COLUMNS, TrialRecord, TrialStatus
 from tuner.results import best_per_model, check_columns, rank, with_promotions
 from tuner.store import ResultStore, result_schema
@@ -241,6 +243,42 @@ class Search:
             out["task_reason"] = c.target.reason
             if c.target.classes is not None:
                 out["classes"] = {str(k): n for k, n in zip(c.target.classes, c.target.counts, strict=True)}
+        return out
+
+    def projection(self, workers: Sequence[int] = DEFAULT_WORKERS,
+                   time_models: dict[str, TimeModel] | None = None) -> tuple[list[Projection], dict[str, TimeModel]]:
+        """Projected wall time on each number of worker slots (:mod:`tuner.projection`), from
+        ``time_models`` or, without them, from fits timed on this machine (:func:`calibrate`)."""
+        from tuner.models import get_adapter
+
+        c = self.config
+        tasks = fit_tasks(self._work(), c.cv.folds)
+        if len(tasks) > MAX_TASKS:
+            raise ConfigError("search", f"{len(tasks):,} fit tasks", f"at most {MAX_TASKS:,} to project task by task")
+        models = time_models or calibrate(self.problem, c.models, seed=c.search.seed)
+        seconds = durations(tasks, models, lambda t: get_adapter(t.model).cost(t.params))
+        return [project(seconds, n) for n in workers], models
+
+    def _work(self) -> list[Trial]:
+        """The trials the search will run, as far as they are known before it starts (see
+        :mod:`tuner.projection`), cut where ``search.budget`` would stop asking."""
+        c = self.config
+        strategy = self._strategy()
+        if isinstance(strategy, PlannedStrategy):
+            trials: Iterable[Trial] = strategy.iter_trials()
+        elif isinstance(strategy, BudgetedStrategy):
+            trials = strategy.planned_trials()
+        else:  # tpe: its configurations, as random draws of the same space
+            trials = STRATEGIES["random"](c.models, c.search, self.make_trial, greater_is_better(c.metric),
+                                          self.resources() if c.search.sets_rounds else None).trials()
+        out, spend = [], Spend(c.task, c.cv.folds)
+        budget = c.search.budget
+        for t in trials:
+            if budget is not None and ((budget.rounds is not None and spend.rounds >= budget.rounds)
+                                       or (budget.fits is not None and spend.fits >= budget.fits)):
+                break
+            spend.add(t)
+            out.append(t)
         return out
 
     # -- running -----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import zlib
 from abc import abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,6 +147,18 @@ class BudgetedStrategy(Strategy):
     @abstractmethod
     def brackets(self) -> list[Bracket]:
         """The schedule: brackets of rungs (configurations and rounds each)."""
+
+    def planned_trials(self) -> Iterator[Trial]:
+        """Every rung trial of the schedule, with configurations drawn at random: the work as far
+        as it is known before any result (for cost projections; rungs continue the one before)."""
+        index = 0
+        for b in self.brackets():
+            resources = [r.n_resources for r in b.rungs]
+            for i, rung in enumerate(b.rungs):
+                for _ in range(rung.n_configs):
+                    model, params = self._sample(index, b.bracket)
+                    index += 1
+                    yield self._trial(model, params, b.bracket, i, resources)
 
     @staticmethod
     def _score(record: TrialRecord) -> float | None:

@@ -1,0 +1,154 @@
+"""What a search will cost before it starts: ``tuner plan CONFIG --calibrate --workers 16 200 1000``.
+
+1. **The work.** Every fit the search will train (:func:`fit_tasks`): trials that differ only in
+   their rounds are one fit at the largest count (round sharing), each fit is one task per CV
+   fold, costliest first -- as the engine submits them.
+2. **Calibration** (:func:`calibrate`): a few fits of each model, timed on this machine on one CV
+   fold of the real data, at two round counts, give a time model per model:
+   ``seconds = overhead + per_unit * cost(params)``, where ``cost`` is rounds times tree size
+   (:meth:`tuner.models.base.ModelAdapter.cost`).
+3. **The projection** (:func:`project`): the tasks are scheduled on N worker slots, longest first,
+   each slot taking the next task when it is free (what the engine's window does), plus a
+   per-task dispatch overhead. The wall time includes the last wave's tail -- the slots that
+   idle while the longest fits finish -- and the efficiency is the ideal (total / N) over it.
+
+Grid and random searches (rounds ladders too) are projected exactly as they will be submitted.
+For successive halving, Hyperband, BOHB and ASHA the rungs are projected as if independent (a
+lower bound: a rung waits for the one before it), and for ``tpe`` without a ladder the work is
+``n_trials`` configurations drawn at random from the space.
+
+Calibration timings come from this machine: slower or faster workers scale every figure.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tuner.trial import Trial
+
+DEFAULT_WORKERS = (2, 16, 64, 200, 1000)
+TASK_OVERHEAD_S = 0.005  #: scheduler and transfer time per task (measured on a LocalCluster)
+MAX_TASKS = 2_000_000  #: larger searches are not projected task by task
+
+
+@dataclass(frozen=True)
+class FitTask:
+    """One fold of one fit: the model, its parameters (largest rounds of a shared group)."""
+
+    model: str
+    params: dict
+    rounds: int
+
+
+def fit_tasks(trials: Iterable[Trial], folds: int) -> list[FitTask]:
+    """The fold tasks of ``trials``: shared fits once (at their largest count), continued rungs
+    with their extra rounds, each fit once per fold."""
+    from tuner.evaluate import share_key
+    from tuner.models import get_adapter
+
+    groups: dict = {}
+    for t in trials:
+        adapter = get_adapter(t.model)
+        name = t.resource or adapter.rounds_param
+        rounds = int(t.params.get(name, 0)) if name else 0
+        if t.resource is not None:
+            rounds -= t.continue_from or 0
+        key = share_key(t)
+        key = key if key is not None else ("single", t.trial_id)
+        if key not in groups or rounds > groups[key].rounds:
+            params = {**t.params, **({name: rounds} if name and t.resource is not None else {})}
+            groups[key] = FitTask(t.model, params, rounds)
+    return [task for task in groups.values() for _ in range(folds)]
+
+
+@dataclass(frozen=True)
+class TimeModel:
+    """Seconds of one fold fit of a model: ``overhead + per_unit * cost(params)``."""
+
+    overhead: float
+    per_unit: float
+
+    def seconds(self, cost: float) -> float:
+        return max(0.0, self.overhead + self.per_unit * cost)
+
+
+def calibrate(problem, models: Sequence, samples: int = 2, low: int = 10, high: int = 50,
+              seed: int = 0) -> dict[str, TimeModel]:
+    """Time ``samples`` configurations of each model on fold 0, at ``low`` and ``high`` rounds
+    (models without rounds: at their own settings, twice), and fit a :class:`TimeModel`."""
+    X, y, splits = problem.load()
+    train = splits[0][0]
+    rng = np.random.default_rng(seed)
+    out: dict[str, TimeModel] = {}
+    for m in models:
+        adapter = problem.adapter(m.name)
+        inputs = problem.model_input(adapter).iloc[train]
+        points: list[tuple[float, float]] = []
+        for _ in range(samples):
+            params = m.space.sample(rng)
+            counts = (low, high) if adapter.rounds_param else (None, None)
+            for rounds in counts:
+                p = {**params, adapter.rounds_param: rounds} if rounds is not None and adapter.rounds_param else params
+                est = adapter.make(p, problem.task, problem.n_threads, problem.seed)
+                t0 = time.perf_counter()
+                est.fit(inputs, y[train])
+                points.append((adapter.cost(p), time.perf_counter() - t0))
+        costs, seconds = np.array([c for c, _ in points]), np.array([s for _, s in points])
+        if np.ptp(costs) > 0:
+            per_unit, overhead = np.polyfit(costs, seconds, 1)
+            per_unit = max(float(per_unit), 0.0)
+            overhead = max(float(overhead), 0.0)
+        else:
+            per_unit, overhead = 0.0, float(np.median(seconds))
+        out[m.name] = TimeModel(overhead=overhead, per_unit=per_unit)
+    return out
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The projected run on ``workers`` slots."""
+
+    workers: int
+    wall_seconds: float
+    busy_seconds: float  #: sum of every task's seconds (the work)
+    tail_seconds: float  #: from the last task started to the end: the last wave's tail
+
+    @property
+    def efficiency(self) -> float:
+        """The ideal (work / slots) over the projected wall time."""
+        return self.busy_seconds / self.workers / self.wall_seconds if self.wall_seconds else 1.0
+
+    def cost(self, price_per_core_hour: float) -> float:
+        return self.workers * self.wall_seconds / 3600 * price_per_core_hour
+
+
+def project(durations: Sequence[float], workers: int, task_overhead: float = TASK_OVERHEAD_S) -> Projection:
+    """Longest-first list scheduling of task ``durations`` on ``workers`` slots."""
+    ordered = sorted(durations, reverse=True)
+    slots = [0.0] * min(workers, max(1, len(ordered)))
+    heapq.heapify(slots)
+    last_start = 0.0
+    for d in ordered:
+        start = heapq.heappop(slots)
+        last_start = max(last_start, start)
+        heapq.heappush(slots, start + d + task_overhead)
+    wall = max(slots) if ordered else 0.0
+    return Projection(workers=workers, wall_seconds=wall, busy_seconds=float(sum(ordered)),
+                      tail_seconds=wall - last_start)
+
+
+def durations(tasks: Sequence[FitTask], models: dict[str, TimeModel], cost: Callable[[FitTask], float]) -> list[float]:
+    return [models[t.model].seconds(cost(t)) for t in tasks]
+
+
+def format_seconds(s: float) -> str:
+    if s < 120:
+        return f"{s:.1f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
