@@ -129,15 +129,16 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
             for i, (train, test) in enumerate(splits):
                 t0 = time.perf_counter()
                 est = None
+                data_key = (*problem.data_key, i)  # this fold: the library's dataset of it may be kept
                 if previous is not None:
                     extra = trial.params[trial.resource] - trial.continue_from
                     est = adapter.continue_fit(
                         previous[i], trial.params, problem.task, problem.n_threads, problem.seed,
-                        X.iloc[train], y[train], extra,
+                        X.iloc[train], y[train], extra, data_key=data_key, keep=problem.cv.folds,
                     )
                 if est is None:
                     est = adapter.make(trial.params, problem.task, problem.n_threads, problem.seed)
-                    est.fit(X.iloc[train], y[train])
+                    adapter.fit(est, X.iloc[train], y[train], data_key=data_key, keep=problem.cv.folds)
                 else:
                     continued = True
                 t1 = time.perf_counter()

@@ -122,11 +122,14 @@ class ModelAdapter:
         to ``keep`` of them per worker thread, and train later trials on it."""
         return estimator.fit(X, y)
 
-    def continue_fit(self, previous: Any, params: dict, task: str, n_threads: int, seed: int, X, y, extra: int) -> Any:
+    def continue_fit(self, previous: Any, params: dict, task: str, n_threads: int, seed: int, X, y, extra: int,
+                     data_key: tuple | None = None, keep: int = 1) -> Any:
         """Train ``extra`` more rounds on top of the fitted ``previous``; None where unsupported.
 
         The result predicts like a model trained for the total number of rounds from scratch
         where the library's training is deterministic (no row or column subsampling).
+        ``data_key`` and ``keep`` are :meth:`fit`'s: the library's dataset of these exact data may
+        be reused.
         """
         return None
 

@@ -47,7 +47,7 @@ class CatBoostAdapter(ModelAdapter):
         value = estimator.get_params().get("iterations")
         return 1000 if value is None else int(value)  # CatBoost's own default
 
-    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
+    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra, data_key=None, keep=1):
         # Exact only with learning_rate set: CatBoost otherwise derives it from `iterations`.
         est = self.make({**params, "iterations": extra}, task, n_threads, seed)
         return est.fit(X, y, init_model=previous)

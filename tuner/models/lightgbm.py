@@ -26,7 +26,7 @@ class LightGBMAdapter(ModelAdapter):
             names.update(aliases)
         return names
 
-    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
+    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra, data_key=None, keep=1):
         """``previous``: a fitted LGBM estimator, or the ``lightgbm.Booster`` of a checkpoint."""
         lgb = import_optional("lightgbm")
         init = previous if isinstance(previous, lgb.Booster) else previous.booster_

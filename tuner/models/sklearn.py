@@ -204,7 +204,7 @@ class SklearnAdapter(ModelAdapter):
                 except (ValueError, TypeError) as exc:
                     raise ConfigError(f"{key}.{name}", value, str(exc).split("Got")[0].strip().rstrip(".")) from None
 
-    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
+    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra, data_key=None, keep=1):
         if "warm_start" not in self._param_names or self.rounds_param is None:
             return None
         model = self.final(previous)

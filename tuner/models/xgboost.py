@@ -33,12 +33,12 @@ class XGBoostAdapter(ModelAdapter):
         value = estimator.get_params().get("n_estimators")
         return 100 if value is None else int(value)  # XGBoost's own default
 
-    def fit(self, estimator, X, y, data_key=None, keep=1):
+    def fit(self, estimator, X, y, data_key=None, keep=1, **fit_kwargs):
         """Train on this worker thread's matrix for ``data_key`` when one was built with the same
         binning parameters: ``QuantileDMatrix`` construction (sketching quantiles and binning every
         value) is up to a fifth of a short fit, and the model trained on it is identical."""
         if data_key is None:
-            return estimator.fit(X, y)
+            return estimator.fit(X, y, **fit_kwargs)
         params = estimator.get_params()
         key = (data_key, *(repr(params.get(p)) for p in MATRIX_PARAMS))
         cache = getattr(_matrices, "cache", None)
@@ -59,13 +59,15 @@ class XGBoostAdapter(ModelAdapter):
 
         estimator._create_dmatrix = create  # the instance's attribute, for this fit only
         try:
-            return estimator.fit(X, y)
+            return estimator.fit(X, y, **fit_kwargs)
         finally:
             del estimator._create_dmatrix
 
-    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra):
+    def continue_fit(self, previous, params, task, n_threads, seed, X, y, extra, data_key=None, keep=1):
+        """``extra`` more rounds on the booster of ``previous``, on the fold's kept matrix (a
+        continued rung is short: rebuilding the matrix would be a large share of it)."""
         est = self.make({**params, "n_estimators": extra}, task, n_threads, seed)
-        return est.fit(X, y, xgb_model=previous.get_booster())
+        return self.fit(est, X, y, data_key=data_key, keep=keep, xgb_model=previous.get_booster())
 
     def dump_model(self, estimator) -> bytes:
         """The booster as XGBoost's Universal Binary JSON (``save_raw("ubj")``)."""
