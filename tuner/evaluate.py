@@ -133,7 +133,8 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                 if previous is not None:
                     extra = trial.params[trial.resource] - trial.continue_from
                     est = adapter.continue_fit(
-                        previous[i], trial.params, problem.task, problem.n_threads, problem.seed,
+                        previous[i], trial.params, problem.task, problem.n_threads,
+                        continuation_seed(problem.seed, trial.continue_from),
                         X.iloc[train], y[train], extra, data_key=data_key, keep=problem.cv.folds,
                     )
                 if est is None:
@@ -167,6 +168,13 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                                   worker=worker, started_at=started)
     return TrialRecord.ok(trial, problem.metric, scores, n_resources=n_resources, fit_time=fit_time,
                           score_time=score_time, worker=worker, started_at=started, continued=continued)
+
+
+def continuation_seed(seed: int, continue_from: int) -> int:
+    """The seed of a continued fit: set afresh for every continuation, from the search's seed and
+    the rounds it continues from, so that row and column sampling never depend on what the
+    worker thread trained before (XGBoost keeps its random state across fits otherwise)."""
+    return (seed * 1_000_003 + continue_from) % 2**31
 
 
 def share_key(trial: Trial) -> tuple | None:

@@ -81,13 +81,19 @@ SUBSAMPLED = {
 
 def test_the_same_search_twice_gives_identical_rows_with_subsampling(client, tmp_path):
     """Continued training is deterministic: rungs continue from the checkpoint's booster (its
-    library's own format, loaded afresh), never from whatever state a worker happens to hold."""
-    runs = []
-    for run in ("first", "second"):
-        cfg = small_config(tmp_path, name=run, search={"strategy": "hyperband", "min_resource": 4,
-                                                       "max_resource": 36, "seed": 0}, models=SUBSAMPLED)
-        runs.append(Search(cfg).run(client, progress=False, refit=False).results_.set_index("trial_id").sort_index())
-    first, second = runs
+    library's own format, loaded afresh) with a seed set for the continuation, never from
+    whatever state a worker happens to hold -- so two workers or one give the same rows."""
+    from distributed import Client, LocalCluster
+
+    def run(name: str, on) -> pd.DataFrame:
+        cfg = small_config(tmp_path, name=name, search={"strategy": "hyperband", "min_resource": 4,
+                                                        "max_resource": 36, "seed": 0}, models=SUBSAMPLED)
+        return Search(cfg).run(on, progress=False, refit=False).results_.set_index("trial_id").sort_index()
+
+    first = run("two-workers", client)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as one, \
+            Client(one) as single:
+        second = run("one-worker", single)
     assert list(first.index) == list(second.index)
     assert first["continued"].sum() >= 4  # promoted configurations trained on from a checkpoint
     columns = ["mean_test_score", "split0_test_score", "split1_test_score", "split2_test_score", "n_resources"]
