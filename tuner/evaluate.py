@@ -134,7 +134,7 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                     extra = trial.params[trial.resource] - trial.continue_from
                     est = adapter.continue_fit(
                         previous[i], trial.params, problem.task, problem.n_threads,
-                        continuation_seed(problem.seed, trial.continue_from),
+                        continuation_seed(problem.seed, trial.continue_from or 0),
                         X.iloc[train], y[train], extra, data_key=data_key, keep=problem.cv.folds,
                     )
                 if est is None:

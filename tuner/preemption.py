@@ -9,6 +9,11 @@ and its running trials are rescheduled elsewhere at once, without counting as fa
 
 It needs the worker's event loop to run in the process's main thread (worker processes, as with
 ``dask worker --no-nanny`` or a LocalCluster's processes); elsewhere it does nothing.
+
+The plugin also shortens one message: a worker whose scheduler went away (the driver stopped with
+Ctrl-C, a scheduler pod rescheduled) logs "Failed to communicate with scheduler during heartbeat"
+with a traceback of the closed connection every few seconds until it reconnects or closes; the
+plugin keeps the line and drops the traceback (:class:`HeartbeatWithoutTraceback`).
 """
 
 from __future__ import annotations
@@ -22,10 +27,29 @@ from distributed.diagnostics.plugin import WorkerPlugin
 logger = logging.getLogger(__name__)
 
 
+class HeartbeatWithoutTraceback(logging.Filter):
+    """A lost connection to the scheduler in one line: the message and the error, no traceback."""
+
+    MESSAGE = "Failed to communicate with scheduler during heartbeat"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith(self.MESSAGE):
+            error = record.exc_info[1]
+            record.msg = f"{self.MESSAGE} ({type(error).__name__}: {error})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 class GracefulShutdown(WorkerPlugin):
     name = "tuner-graceful-shutdown"
 
     def setup(self, worker) -> None:
+        worker_log = logging.getLogger("distributed.worker")
+        if not any(isinstance(f, HeartbeatWithoutTraceback) for f in worker_log.filters):
+            worker_log.addFilter(HeartbeatWithoutTraceback())
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
