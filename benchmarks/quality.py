@@ -333,7 +333,16 @@ def main() -> None:
     ap.add_argument("--spaces", nargs="+", default=None, help="a subset of the spaces")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), help="a subset of the methods")
     ap.add_argument("--name", default="quality", help="results file name under benchmarks/results/")
+    ap.add_argument("--replot", action="store_true",
+                    help="run nothing: redo the medians, curves, PNGs and tables from results/NAME.json")
     args = ap.parse_args()
+    if args.replot:
+        from benchmarks.common import RESULTS
+
+        saved = json.loads((RESULTS / f"{args.name}.json").read_text())
+        meta = {k: v for k, v in saved.items() if k not in ("benchmark", "machine", "results", "replotted")}
+        report(args.name, meta, saved["results"], machine=saved["machine"])
+        return
     ensure_data()
     from distributed import Client, LocalCluster
 
@@ -397,7 +406,9 @@ def main() -> None:
                             ev, c = tuner_events(df, "n_estimators", R, False, keep_ids=ids)
                             out[name]["runs"]["tuner random"].append(
                                 {"seed": seed, "events": ev, "wall_s": None, "configurations": c,
-                                 "rows": len(ids), "failed": 0, "from": "the first n draws of random x2"})
+                                 "rows": len(df[df["trial_id"].isin(ids)]),
+                                 "failed": int((df[df["trial_id"].isin(ids)]["status"] != "ok").sum()),
+                                 "from": "the first n draws of random x2"})
                     else:
                         obj = Objective(spec, X, y, splits, task, R, min_r, tune_rounds=method.endswith("+rounds"))
                         run.update(run_optuna(obj, seed, None if obj.tune_rounds else n,
@@ -409,9 +420,20 @@ def main() -> None:
                     print(f"[{time.perf_counter() - t_start:6.0f}s] seed {seed} {name} {method}: best {best}, "
                           f"rounds {spent} ({spent / budget:.2f} B), {run['wall_s']:.1f}s", flush=True)
     shutil.rmtree(workdir, ignore_errors=True)
-    total_wall = time.perf_counter() - t_start
+    meta = {"budget_rounds": budget, "trials": n, "max_rounds": R, "min_resource": min_r, "folds": FOLDS,
+            "seeds": args.seeds, "sample": args.sample, "tolerance": TOLERANCE,
+            "total_wall_s": time.perf_counter() - t_start,
+            "spaces": {k: {"library": v["library"], "metric": v["metric"], "data": v["data"], "space": v["space"],
+                           "fixed": v["fixed"]} for k, v in chosen.items()}}
+    report(args.name, meta, out)
 
-    # -- analysis ------------------------------------------------------------------------------------
+
+def report(name_out: str, meta: dict, out: dict, machine: dict | None = None) -> None:
+    """Medians, curves, PNGs, the table: from the runs' events (also from a saved JSON, --replot)."""
+    from benchmarks.common import RESULTS
+
+    n, R, min_r, budget = meta["trials"], meta["max_rounds"], meta["min_resource"], meta["budget_rounds"]
+    total_wall = meta["total_wall_s"]
     summary, md_rows = {}, []
     for name, space_out in out.items():
         runs = space_out["runs"]
@@ -428,9 +450,9 @@ def main() -> None:
         finals = {m: median([r["best_end"] for r in rs]) for m, rs in runs.items() if rs}
         target = min(finals.values())
         reach = {m: first_within(grid, curves[m], target) for m in curves}
-        png = RESULTS / f"{args.name}-{name}.png"
+        png = RESULTS / f"{name_out}-{name}.png"
         RESULTS.mkdir(exist_ok=True)
-        plot(name, chosen[name], grid, curves, runs, budget, target, png)
+        plot(name, meta["spaces"][name], grid, curves, runs, budget, target, png)
         ref = median([r["best_at_B"] for r in runs["optuna tpe"]]) if runs.get("optuna tpe") else None
         rows = {}
         for m, rs in runs.items():
@@ -458,7 +480,7 @@ def main() -> None:
 
     md = [
         f"Budget B = {n} configurations x {R} rounds x {FOLDS} folds = **{budget:,} boosting rounds** per search; "
-        f"medians over {args.seeds} seeds. California housing: {args.sample} rows (data.sample, seed 0), RMSE; "
+        f"medians over {meta["seeds"]} seeds. California housing: {meta["sample"]} rows (data.sample, seed 0), RMSE; "
         f"breast cancer: 569 rows, log loss; {FOLDS}-fold shuffled CV (seed 0, stratified for the classifier), "
         "the same splits for every method. Spaces: XGBoost max_depth 2..10, learning_rate log 0.01..0.3, "
         "subsample and colsample_bytree 0.5..1, min_child_weight log 1..100; LightGBM num_leaves 4..128, "
@@ -483,7 +505,10 @@ def main() -> None:
         wall = "—" if r["wall_s"] is None else f"{r['wall_s']:.0f}"
         md.append(f"| {name} | {m} | {r['configurations']:.0f} | {r['rounds_spent']:,.0f} ({r['rounds_spent'] / budget:.2f} B) | "
                   f"{best} | {r['best_at_B_min']:.4f}..{r['best_at_B_max']:.4f} | {vs} | {reach_s} | {wall} |")
-    md += ["", "\"The best\" of a space is the best median final score of any method there (random x2 at 2B "
+    md += ["", "Best at B: the best score among the trials finished within B rounds (Hyperband's whole "
+           "schedule spends less than B; `+rounds` stops at the first trial past B, the trial that passes "
+           "B is not counted at B). "
+           "\"The best\" of a space is the best median final score of any method there (random x2 at 2B "
            "included); \"rounds to within 0.5%\" is where that method's median best-so-far curve first "
            "comes within 0.5% of it (grid step: one rung of the smallest count, "
            f"{min_r * FOLDS} rounds). Curves: "
@@ -503,14 +528,31 @@ def main() -> None:
             return "—" if v is None else f"{v:.3f}"
         md.append(f"| {name} | {lo('tuner tpe')} | {lo('optuna tpe')} | {lo('tuner random')} |")
     md += ["", f"Whole benchmark: {total_wall / 60:.1f} minutes.", "", "NOTES_PLACEHOLDER"]
-    payload = {
-        "budget_rounds": budget, "trials": n, "max_rounds": R, "min_resource": min_r, "folds": FOLDS,
-        "seeds": args.seeds, "sample": args.sample, "tolerance": TOLERANCE, "total_wall_s": total_wall,
-        "spaces": {k: {"library": v["library"], "metric": v["metric"], "data": v["data"], "space": v["space"],
-                       "fixed": v["fixed"]} for k, v in chosen.items()},
-        "results": out,
-    }
-    write(args.name, payload, "\n".join(md).replace("NOTES_PLACEHOLDER", notes()))
+    payload = {**meta, "results": out}
+    if machine is not None:  # --replot: the machine and command of the run that measured
+        payload["machine"] = machine
+        payload["replotted"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    write(name_out, payload, "\n".join(md).replace("NOTES_PLACEHOLDER", findings(summary) + "\n\n" + notes()))
+
+
+
+def findings(summary: dict) -> str:
+    """One sentence per space from the medians: tuner's TPE against Optuna's at B, and against
+    random search given twice the budget."""
+    parts = []
+    for name, s in summary.items():
+        m = s["methods"]
+        if not {"tuner tpe", "optuna tpe"} <= set(m):
+            continue
+        best_method = min(m, key=lambda k: m[k]["best_end"] if k != "tuner random x2" else m[k]["best_at_B"])
+        text = (f"{name}: tuner tpe {m['tuner tpe']['best_at_B']:.4f} against Optuna TPE "
+                f"{m['optuna tpe']['best_at_B']:.4f} at B ({100 * m['tuner tpe']['vs_optuna_tpe_at_B']:+.2f}%)")
+        if "tuner random x2" in m:
+            x2 = m["tuner random x2"]["best_end"]
+            text += f", random with 2B {x2:.4f} ({100 * (x2 / m['tuner tpe']['best_at_B'] - 1):+.2f}% from tuner tpe at B)"
+        text += f"; the best median at B: {best_method}"
+        parts.append(text)
+    return "**Results.** " + "; ".join(parts) + "." if parts else ""
 
 
 def notes() -> str:

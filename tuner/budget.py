@@ -57,6 +57,7 @@ class Spend:
         self.task, self.folds = task, folds
         self.rounds = 0
         self.fits = 0
+        self.by_model: dict[str, dict[str, int]] = {}  #: model -> {"rounds": ..., "fits": ...}
         self._groups: dict[tuple, int] = {}  #: share key -> largest count charged
 
     def add(self, trial: Trial) -> None:
@@ -66,21 +67,26 @@ class Spend:
         adapter = get_adapter(trial.model)
         rounds = self._rounds(trial, adapter)
         if trial.resource is not None:  # a rung: continued training adds only its extra rounds
-            self.rounds += self.folds * (rounds - (trial.continue_from or 0))
-            self.fits += self.folds
+            self._charge(trial.model, rounds - (trial.continue_from or 0), fits=1)
             return
         key = share_key(trial)
         if key is None:
-            self.rounds += self.folds * rounds
-            self.fits += self.folds
+            self._charge(trial.model, rounds, fits=1)
             return
         charged = self._groups.get(key)
-        if charged is None:
-            self.fits += self.folds
-            charged = 0
+        new_fit = charged is None
+        charged = charged or 0
         if rounds > charged:  # the group's one fit now trains to this larger count
-            self.rounds += self.folds * (rounds - charged)
             self._groups[key] = rounds
+        self._charge(trial.model, max(0, rounds - charged), fits=1 if new_fit else 0)
+
+    def _charge(self, model: str, rounds: int, fits: int) -> None:
+        rounds, fits = rounds * self.folds, fits * self.folds
+        self.rounds += rounds
+        self.fits += fits
+        mine = self.by_model.setdefault(model, {"rounds": 0, "fits": 0})
+        mine["rounds"] += rounds
+        mine["fits"] += fits
 
     def _rounds(self, trial: Trial, adapter) -> int:
         name = trial.resource or adapter.rounds_param
@@ -91,7 +97,7 @@ class Spend:
         return int(adapter.n_resources(adapter.make(trial.params, self.task)) or 0)
 
     def as_dict(self) -> dict:
-        return {"rounds": self.rounds, "fits": self.fits}
+        return {"rounds": self.rounds, "fits": self.fits, "models": self.by_model}
 
 
 class BudgetGuard(Strategy):

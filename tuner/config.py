@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -316,8 +317,15 @@ def _table(raw_config: dict, data: DataSpec, folds: int) -> tuple[Columns, Targe
     if data.dataset is not None:
         task = task or BUILTIN_TASKS.get(data.dataset, "regression")
     try:
-        frame, y = raw(data, task or "regression")
-    except Exception as exc:  # the header was readable, a row further down is not
+        with warnings.catch_warnings():  # scikit-learn's download retries: the error below says it
+            warnings.simplefilter("ignore")
+            frame, y = raw(data, task or "regression")
+    except Exception as exc:
+        if data.dataset is not None:  # a built-in that must be downloaded first
+            raise ConfigError("data.dataset", data.dataset, "a built-in dataset that can be loaded",
+                              f"{type(exc).__name__}: {exc}; without a network, point SCIKIT_LEARN_DATA at an "
+                              "offline copy of scikit-learn's data folder") from None
+        # the header was readable, a row further down is not
         raise ConfigError("data.path", data.path, "a readable Parquet or CSV file", f"{type(exc).__name__}: {exc}") from None
     if len(frame) == 0:
         raise ConfigError("data.path", data.path, "a file with rows of data", "it has a header only")

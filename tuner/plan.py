@@ -114,8 +114,11 @@ class Plan:
             *self.data_lines,
         ]
         width = max([len(m) for m in self.models] + [5])
+        shared = (self.spend or {}).get("models", {})
         for model, m in self.models.items():
-            out.append(f"  {model:<{width}} {m.trials:>9,} {what:<14} {m.fits:>10,} fits  {m.finished:,} finished")
+            after = shared.get(model)
+            extra = f" ({after['fits']:,} after sharing rounds, {after['rounds']:,} rounds)" if after else ""
+            out.append(f"  {model:<{width}} {m.trials:>9,} {what:<14} {m.fits:>10,} fits{extra}  {m.finished:,} finished")
         if self.brackets is not None:
             for b in self.brackets:
                 rungs = ", ".join(f"{r.n_configs} x {r.n_resources}" for r in b.rungs)

@@ -229,8 +229,11 @@ class Search:
                     previous = r.n_resources
             return {"rounds": rounds * c.cv.folds, "fits": strategy.total() * c.cv.folds}
         if c.search.rounds_ladder:  # tpe: each configuration one fit to max_resource
-            configs = sum(strategy.counts().values()) // len(c.search.ladder())
-            return {"rounds": configs * c.search.max_resource * c.cv.folds, "fits": configs * c.cv.folds}
+            rows = len(c.search.ladder())
+            models = {m: {"rounds": n // rows * c.search.max_resource * c.cv.folds, "fits": n // rows * c.cv.folds}
+                      for m, n in strategy.counts().items()}
+            return {"rounds": sum(v["rounds"] for v in models.values()),
+                    "fits": sum(v["fits"] for v in models.values()), "models": models}
         return None
 
     def data_summary(self) -> dict:

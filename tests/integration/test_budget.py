@@ -35,4 +35,5 @@ def test_plan_spend_equals_the_rounds_the_rows_show(client, tmp_path):
     search = Search(cfg)
     plan = search.plan()
     result = search.run(client, progress=False, refit=False)
-    assert plan.spend == {"rounds": trained_rounds(result.results_), "fits": 4 * 3}
+    assert (plan.spend["rounds"], plan.spend["fits"]) == (trained_rounds(result.results_), 4 * 3)
+    assert plan.spend["models"]["xgboost"] == {"rounds": 2 * 20 * 3, "fits": 2 * 3}  # one fit per depth, to 20

@@ -16,15 +16,17 @@ def test_spend_counts_shared_fits_once_and_continued_rungs_by_their_extra_rounds
     spend = Spend("regression", folds=3)
     for n in (10, 30, 90):  # a rounds ladder: one fit to 90
         spend.add(Trial.create("xgboost", {"max_depth": 3, "n_estimators": n}, "c"))
-    assert spend.as_dict() == {"rounds": 270, "fits": 3}
+    assert (spend.rounds, spend.fits) == (270, 3)
     spend.add(Trial.create("xgboost", {"max_depth": 4}, "c"))  # XGBoost's default: 100 rounds
-    assert spend.as_dict() == {"rounds": 570, "fits": 6}
+    assert (spend.rounds, spend.fits) == (570, 6)
     rung = Trial.create("lightgbm", {"n_estimators": 30}, "c", config_id="a", rung=1, resource="n_estimators",
                         continue_from=10)
     spend.add(rung)
-    assert spend.as_dict() == {"rounds": 630, "fits": 9}
+    assert (spend.rounds, spend.fits) == (630, 9)
     spend.add(Trial.create("sklearn.linear_model.Ridge", {"alpha": 1.0}, "c"))  # no rounds: a fit
-    assert spend.as_dict() == {"rounds": 630, "fits": 12}
+    assert (spend.rounds, spend.fits) == (630, 12)
+    assert spend.by_model == {"xgboost": {"rounds": 570, "fits": 6}, "lightgbm": {"rounds": 60, "fits": 3},
+                              "sklearn.linear_model.Ridge": {"rounds": 0, "fits": 3}}
 
 
 def search(**budget) -> Search:
@@ -50,7 +52,7 @@ def test_fits_budget_and_the_plan_reports_spend_and_budget():
         pass
     assert strategy.spend.fits == 9
     plan = search(rounds=5000).plan(with_store=False)
-    assert plan.spend == {"rounds": 50 * 90 * 3, "fits": 150} and plan.budget == {"rounds": 5000}
+    assert (plan.spend["rounds"], plan.spend["fits"]) == (50 * 90 * 3, 150) and plan.budget == {"rounds": 5000}
     assert any(line.startswith("budget: 5,000 rounds") for line in plan.lines())
 
 
