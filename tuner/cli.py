@@ -225,7 +225,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         from tuner.projection import format_seconds
 
         workers = args.workers or list(DEFAULT_PLAN_WORKERS)
-        projections, models = search.projection(workers)
+        try:
+            projections, models = search.projection(workers)
+        except ValueError as exc:  # no configuration of a model could be fitted here
+            raise ConfigError("--calibrate", search.config.name, "a search whose models can be fitted", str(exc)) from None
         out["calibration"] = {m: {"overhead_s": t.overhead, "per_unit_s": t.per_unit} for m, t in models.items()}
         out["projection"] = [
             {"workers": p.workers, "wall_seconds": p.wall_seconds, "efficiency": p.efficiency,
@@ -237,7 +240,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         for p in projections:
             cost = f"  cost {p.cost(args.price_per_core_hour):,.2f}" if args.price_per_core_hour is not None else ""
             lines.append(f"  {p.workers:>6,} workers  {format_seconds(p.wall_seconds):>9}  efficiency "
-                         f"{p.efficiency:4.0%}  last wave {format_seconds(p.tail_seconds)}{cost}")
+                         f"{p.efficiency:4.0%}  beyond the ideal {format_seconds(p.tail_seconds)}{cost}")
     elif args.workers or args.price_per_core_hour is not None:
         raise ConfigError("--calibrate", None, "--calibrate with --workers and --price-per-core-hour "
                           "(the projection times a few fits on this machine first)")

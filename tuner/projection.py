@@ -89,15 +89,23 @@ def calibrate(problem, models: Sequence, samples: int = 2, low: int = 10, high: 
         adapter = problem.adapter(m.name)
         inputs = problem.model_input(adapter).iloc[train]
         points: list[tuple[float, float]] = []
-        for _ in range(samples):
+        errors: list[str] = []
+        for _ in range(samples * 5):  # a grid may hold invalid points: draw others
+            if len(points) >= 2 * samples:
+                break
             params = m.space.sample(rng)
             counts = (low, high) if adapter.rounds_param else (None, None)
-            for rounds in counts:
-                p = {**params, adapter.rounds_param: rounds} if rounds is not None and adapter.rounds_param else params
-                est = adapter.make(p, problem.task, problem.n_threads, problem.seed)
-                t0 = time.perf_counter()
-                est.fit(inputs, y[train])
-                points.append((adapter.cost(p), time.perf_counter() - t0))
+            try:
+                for rounds in counts:
+                    p = {**params, adapter.rounds_param: rounds} if rounds is not None and adapter.rounds_param else params
+                    est = adapter.make(p, problem.task, problem.n_threads, problem.seed)
+                    t0 = time.perf_counter()
+                    est.fit(inputs, y[train])
+                    points.append((adapter.cost(p), time.perf_counter() - t0))
+            except Exception as exc:  # this point fails in the search too: it is recorded as failed there
+                errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        if not points:
+            raise ValueError(f"calibration: every configuration of {m.name} drawn failed ({errors[0]})")
         costs, seconds = np.array([c for c, _ in points]), np.array([s for _, s in points])
         if np.ptp(costs) > 0:
             per_unit, overhead = np.polyfit(costs, seconds, 1)
@@ -116,7 +124,7 @@ class Projection:
     workers: int
     wall_seconds: float
     busy_seconds: float  #: sum of every task's seconds (the work)
-    tail_seconds: float  #: from the last task started to the end: the last wave's tail
+    tail_seconds: float  #: beyond the ideal (work / slots): slots idle while the last fits finish
 
     @property
     def efficiency(self) -> float:
@@ -132,14 +140,13 @@ def project(durations: Sequence[float], workers: int, task_overhead: float = TAS
     ordered = sorted(durations, reverse=True)
     slots = [0.0] * min(workers, max(1, len(ordered)))
     heapq.heapify(slots)
-    last_start = 0.0
     for d in ordered:
         start = heapq.heappop(slots)
-        last_start = max(last_start, start)
         heapq.heappush(slots, start + d + task_overhead)
     wall = max(slots) if ordered else 0.0
-    return Projection(workers=workers, wall_seconds=wall, busy_seconds=float(sum(ordered)),
-                      tail_seconds=wall - last_start)
+    busy = float(sum(ordered))
+    return Projection(workers=workers, wall_seconds=wall, busy_seconds=busy,
+                      tail_seconds=max(0.0, wall - busy / workers))
 
 
 def durations(tasks: Sequence[FitTask], models: dict[str, TimeModel], cost: Callable[[FitTask], float]) -> list[float]:

@@ -15,9 +15,9 @@ def test_longest_first_on_slots_with_the_last_wave_tail():
     p = project([1.0] * 4, workers=2, task_overhead=0)
     assert (p.wall_seconds, p.busy_seconds, p.efficiency) == (2.0, 4.0, 1.0)
     p = project([3, 3, 2, 2, 2], workers=2, task_overhead=0)  # LPT: 3+2+2 | 3+2
-    assert p.wall_seconds == 7 and p.tail_seconds == 2 and p.efficiency == pytest.approx(12 / 2 / 7)
+    assert p.wall_seconds == 7 and p.tail_seconds == 1 and p.efficiency == pytest.approx(12 / 2 / 7)
     p = project([10, 1, 1, 1, 1], workers=4, task_overhead=0)  # one long fit: the tail is the run
-    assert p.wall_seconds == 10 and p.efficiency == pytest.approx(14 / 4 / 10)
+    assert p.wall_seconds == 10 and p.tail_seconds == 10 - 14 / 4 and p.efficiency == pytest.approx(14 / 4 / 10)
     assert project([1.0] * 10, workers=1000, task_overhead=0.5).wall_seconds == 1.5  # overhead per task
 
 
