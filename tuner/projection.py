@@ -23,7 +23,6 @@ Calibration timings come from this machine: slower or faster workers scale every
 from __future__ import annotations
 
 import heapq
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -45,9 +44,9 @@ class FitTask:
     rounds: int
 
 
-def fit_tasks(trials: Iterable[Trial], folds: int) -> list[FitTask]:
-    """The fold tasks of ``trials``: shared fits once (at their largest count), continued rungs
-    with their extra rounds, each fit once per fold."""
+def fit_tasks(trials: Iterable[Trial], folds: int = 1) -> list[FitTask]:
+    """The fits of ``trials``, each ``folds`` times: shared fits once (at their largest count),
+    continued rungs with their extra rounds."""
     from tuner.evaluate import share_key
     from tuner.models import get_adapter
 
@@ -79,31 +78,30 @@ class TimeModel:
 
 def calibrate(problem, models: Sequence, samples: int = 2, low: int = 10, high: int = 50,
               seed: int = 0) -> dict[str, TimeModel]:
-    """Time ``samples`` configurations of each model on fold 0, at ``low`` and ``high`` rounds
-    (models without rounds: at their own settings, twice), and fit a :class:`TimeModel`."""
-    X, y, splits = problem.load()
-    train = splits[0][0]
+    """Time ``samples`` configurations of each model on fold 0 (fit and score, as the engine runs
+    a fold), at ``low`` and ``high`` rounds (models without rounds: at their own settings,
+    twice), and fit a :class:`TimeModel`."""
+    from tuner.evaluate import evaluate_fold
+
+    problem.load()
     rng = np.random.default_rng(seed)
     out: dict[str, TimeModel] = {}
     for m in models:
         adapter = problem.adapter(m.name)
-        inputs = problem.model_input(adapter).iloc[train]
         points: list[tuple[float, float]] = []
         errors: list[str] = []
         for _ in range(samples * 5):  # a grid may hold invalid points: draw others
             if len(points) >= 2 * samples:
                 break
             params = m.space.sample(rng)
-            counts = (low, high) if adapter.rounds_param else (None, None)
-            try:
-                for rounds in counts:
-                    p = {**params, adapter.rounds_param: rounds} if rounds is not None and adapter.rounds_param else params
-                    est = adapter.make(p, problem.task, problem.n_threads, problem.seed)
-                    t0 = time.perf_counter()
-                    est.fit(inputs, y[train])
-                    points.append((adapter.cost(p), time.perf_counter() - t0))
-            except Exception as exc:  # this point fails in the search too: it is recorded as failed there
-                errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            for rounds in ((low, high) if adapter.rounds_param else (None, None)):
+                p = {**params, adapter.rounds_param: rounds} if rounds is not None and adapter.rounds_param else params
+                # fit and score one fold as the engine does (its kept matrices included)
+                result = evaluate_fold(problem, [Trial.create(m.name, p, "calibration")], 0)
+                if result.errors[0] is not None:  # fails in the search too: recorded as failed there
+                    errors.append(result.errors[0])
+                    break
+                points.append((adapter.cost(p), result.seconds))
         if not points:
             raise ValueError(f"calibration: every configuration of {m.name} drawn failed ({errors[0]})")
         costs, seconds = np.array([c for c, _ in points]), np.array([s for _, s in points])
@@ -135,9 +133,19 @@ class Projection:
         return self.workers * self.wall_seconds / 3600 * price_per_core_hour
 
 
-def project(durations: Sequence[float], workers: int, task_overhead: float = TASK_OVERHEAD_S) -> Projection:
-    """Longest-first list scheduling of task ``durations`` on ``workers`` slots."""
+def project(durations: Sequence[float], workers: int, task_overhead: float = TASK_OVERHEAD_S,
+            folds: int = 1) -> Projection:
+    """Longest-first list scheduling of ``durations`` on ``workers`` slots.
+
+    With ``folds`` > 1 the durations are whole units of work (every fold of a fit, in a row), as
+    the engine submits them; the last units, once fewer are left than twice the slots, go out
+    as one task per fold (the engine's fold splitting), so the end of the run is not one slot
+    finishing a long unit alone.
+    """
     ordered = sorted(durations, reverse=True)
+    if folds > 1:
+        whole = max(0, len(ordered) - (2 * workers - 1))
+        ordered = ordered[:whole] + sorted((d / folds for d in ordered[whole:] for _ in range(folds)), reverse=True)
     slots = [0.0] * min(workers, max(1, len(ordered)))
     heapq.heapify(slots)
     for d in ordered:

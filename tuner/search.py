@@ -255,12 +255,13 @@ class Search:
         from tuner.models import get_adapter
 
         c = self.config
-        tasks = fit_tasks(self._work(), c.cv.folds)
-        if len(tasks) > MAX_TASKS:
-            raise ConfigError("search", f"{len(tasks):,} fit tasks", f"at most {MAX_TASKS:,} to project task by task")
+        units = fit_tasks(self._work())
+        if len(units) * c.cv.folds > MAX_TASKS:
+            raise ConfigError("search", f"{len(units) * c.cv.folds:,} fit tasks",
+                              f"at most {MAX_TASKS:,} to project task by task")
         models = time_models or calibrate(self.problem, c.models, seed=c.search.seed)
-        seconds = durations(tasks, models, lambda t: get_adapter(t.model).cost(t.params))
-        return [project(seconds, n) for n in workers], models
+        seconds = [c.cv.folds * s for s in durations(units, models, lambda t: get_adapter(t.model).cost(t.params))]
+        return [project(seconds, n, folds=c.cv.folds) for n in workers], models
 
     def _work(self) -> list[Trial]:
         """The trials the search will run, as far as they are known before it starts (see
