@@ -229,7 +229,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
             projections, models = search.projection(workers)
         except ValueError as exc:  # no configuration of a model could be fitted here
             raise ConfigError("--calibrate", search.config.name, "a search whose models can be fitted", str(exc)) from None
-        out["calibration"] = {m: {"overhead_s": t.overhead, "per_unit_s": t.per_unit} for m, t in models.items()}
+        out["calibration"] = {m: {"overhead_s": t.overhead, "per_unit_s": t.per_unit, "exponent": t.exponent}
+                              for m, t in models.items()}
         out["projection"] = [
             {"workers": p.workers, "wall_seconds": p.wall_seconds, "efficiency": p.efficiency,
              "tail_seconds": p.tail_seconds, "work_seconds": p.busy_seconds,

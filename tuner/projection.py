@@ -3,10 +3,10 @@
 1. **The work.** Every fit the search will train (:func:`fit_tasks`): trials that differ only in
    their rounds are one fit at the largest count (round sharing), each fit is one task per CV
    fold, costliest first -- as the engine submits them.
-2. **Calibration** (:func:`calibrate`): a few fits of each model, timed on this machine on one CV
-   fold of the real data, at two round counts, give a time model per model:
-   ``seconds = overhead + per_unit * cost(params)``, where ``cost`` is rounds times tree size
-   (:meth:`tuner.models.base.ModelAdapter.cost`).
+2. **Calibration** (:func:`calibrate`): the smallest, a middle and the largest configuration of
+   each model, timed on this machine on one CV fold of the real data (fit and score, as the
+   engine runs them) at two round counts, give a time model per model:
+   ``seconds = overhead + per_unit * rounds * size ** exponent`` (:class:`TimeModel`).
 3. **The projection** (:func:`project`): the tasks are scheduled on N worker slots, longest first,
    each slot taking the next task when it is free (what the engine's window does), plus a
    per-task dispatch overhead. The wall time includes the last wave's tail -- the slots that
@@ -23,7 +23,7 @@ Calibration timings come from this machine: slower or faster workers scale every
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,20 +67,30 @@ def fit_tasks(trials: Iterable[Trial], folds: int = 1) -> list[FitTask]:
 
 @dataclass(frozen=True)
 class TimeModel:
-    """Seconds of one fold fit of a model: ``overhead + per_unit * cost(params)``."""
+    """Seconds of one fold (fit and score) of a model:
+    ``overhead + per_unit * rounds * size ** exponent``, ``size`` being the tree size (leaves or
+    depth, :func:`size_of`); trees grow faster than linearly with depth, hence the exponent."""
 
     overhead: float
     per_unit: float
+    exponent: float = 1.0
 
-    def seconds(self, cost: float) -> float:
-        return max(0.0, self.overhead + self.per_unit * cost)
+    def seconds(self, rounds: float, size: float) -> float:
+        return max(0.0, self.overhead + self.per_unit * max(rounds, 1) * max(size, 1.0) ** self.exponent)
 
 
-def calibrate(problem, models: Sequence, samples: int = 2, low: int = 10, high: int = 50,
+def size_of(adapter, params: dict) -> float:
+    """A fit's tree size: :meth:`~tuner.models.base.ModelAdapter.cost` of one round."""
+    one = {**params, adapter.rounds_param: 1} if adapter.rounds_param else params
+    return float(adapter.cost(one)) / (1.0 if adapter.rounds_param else 100.0)
+
+
+def calibrate(problem, models: Sequence, work: Sequence[FitTask] | None = None, low: int = 10, high: int = 40,
               seed: int = 0) -> dict[str, TimeModel]:
-    """Time ``samples`` configurations of each model on fold 0 (fit and score, as the engine runs
-    a fold), at ``low`` and ``high`` rounds (models without rounds: at their own settings,
-    twice), and fit a :class:`TimeModel`."""
+    """Time one fold (fit and score, as the engine runs it) of the smallest, a middle and the
+    largest configuration of each model in ``work`` (or drawn from its space), at ``low`` and
+    ``high`` rounds, and fit each model's :class:`TimeModel`: seconds per round against tree size
+    as a power law, the rest as a fixed cost."""
     from tuner.evaluate import evaluate_fold
 
     problem.load()
@@ -88,30 +98,46 @@ def calibrate(problem, models: Sequence, samples: int = 2, low: int = 10, high: 
     out: dict[str, TimeModel] = {}
     for m in models:
         adapter = problem.adapter(m.name)
-        points: list[tuple[float, float]] = []
+        found = [t.params for t in (work or ()) if t.model == m.name]
+        candidates = found or [m.space.sample(rng) for _ in range(10)]
+        candidates = sorted(candidates, key=lambda p: size_of(adapter, p))
+        picks = [candidates[i] for i in sorted({0, len(candidates) // 2, len(candidates) - 1})]
+        sizes: list[float] = []
+        slopes: list[float] = []
+        intercepts: list[float] = []
+        plain: list[float] = []
         errors: list[str] = []
-        for _ in range(samples * 5):  # a grid may hold invalid points: draw others
-            if len(points) >= 2 * samples:
+        for params in picks + [m.space.sample(rng) for _ in range(5)]:  # spares, for invalid points
+            if len(plain) + len(slopes) >= len(picks):
                 break
-            params = m.space.sample(rng)
-            for rounds in ((low, high) if adapter.rounds_param else (None, None)):
-                p = {**params, adapter.rounds_param: rounds} if rounds is not None and adapter.rounds_param else params
-                # fit and score one fold as the engine does (its kept matrices included)
+            timed = []
+            for rounds in ((low, high) if adapter.rounds_param else (None,)):
+                p = {**params, adapter.rounds_param: rounds} if rounds is not None else params
                 result = evaluate_fold(problem, [Trial.create(m.name, p, "calibration")], 0)
                 if result.errors[0] is not None:  # fails in the search too: recorded as failed there
                     errors.append(result.errors[0])
                     break
-                points.append((adapter.cost(p), result.seconds))
-        if not points:
-            raise ValueError(f"calibration: every configuration of {m.name} drawn failed ({errors[0]})")
-        costs, seconds = np.array([c for c, _ in points]), np.array([s for _, s in points])
-        if np.ptp(costs) > 0:
-            per_unit, overhead = np.polyfit(costs, seconds, 1)
-            per_unit = max(float(per_unit), 0.0)
-            overhead = max(float(overhead), 0.0)
+                timed.append(result.seconds)
+            if adapter.rounds_param and len(timed) == 2:
+                slope = max((timed[1] - timed[0]) / (high - low), 1e-9)
+                sizes.append(size_of(adapter, params))
+                slopes.append(slope)
+                intercepts.append(max(0.0, timed[0] - slope * low))
+            elif not adapter.rounds_param and timed:
+                plain.append(timed[0])
+        if not slopes and not plain:
+            raise ValueError(f"calibration: every configuration of {m.name} tried failed ({errors[0]})")
+        if plain:  # no rounds: a fit costs what it cost
+            out[m.name] = TimeModel(overhead=0.0, per_unit=float(np.median(plain)), exponent=0.0)
+            continue
+        overhead = float(np.median(intercepts))
+        if len(set(sizes)) >= 2:
+            exponent, log_a = np.polyfit(np.log(sizes), np.log(slopes), 1)
+            exponent = float(min(max(exponent, 0.0), 3.0))
+            per_unit = float(np.exp(np.mean(np.log(slopes)) - exponent * np.mean(np.log(sizes))))
         else:
-            per_unit, overhead = 0.0, float(np.median(seconds))
-        out[m.name] = TimeModel(overhead=overhead, per_unit=per_unit)
+            exponent, per_unit = 1.0, float(np.median(slopes)) / max(sizes[0], 1.0)
+        out[m.name] = TimeModel(overhead=overhead, per_unit=per_unit, exponent=exponent)
     return out
 
 
@@ -157,8 +183,11 @@ def project(durations: Sequence[float], workers: int, task_overhead: float = TAS
                       tail_seconds=max(0.0, wall - busy / workers))
 
 
-def durations(tasks: Sequence[FitTask], models: dict[str, TimeModel], cost: Callable[[FitTask], float]) -> list[float]:
-    return [models[t.model].seconds(cost(t)) for t in tasks]
+def durations(tasks: Sequence[FitTask], models: dict[str, TimeModel]) -> list[float]:
+    """Seconds of each task (one fold of a fit) under the models' :class:`TimeModel`."""
+    from tuner.models import get_adapter
+
+    return [models[t.model].seconds(t.rounds, size_of(get_adapter(t.model), t.params)) for t in tasks]
 
 
 def format_seconds(s: float) -> str:

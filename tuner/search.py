@@ -252,15 +252,13 @@ class Search:
                    time_models: dict[str, TimeModel] | None = None) -> tuple[list[Projection], dict[str, TimeModel]]:
         """Projected wall time on each number of worker slots (:mod:`tuner.projection`), from
         ``time_models`` or, without them, from fits timed on this machine (:func:`calibrate`)."""
-        from tuner.models import get_adapter
-
         c = self.config
         units = fit_tasks(self._work())
         if len(units) * c.cv.folds > MAX_TASKS:
             raise ConfigError("search", f"{len(units) * c.cv.folds:,} fit tasks",
                               f"at most {MAX_TASKS:,} to project task by task")
-        models = time_models or calibrate(self.problem, c.models, seed=c.search.seed)
-        seconds = [c.cv.folds * s for s in durations(units, models, lambda t: get_adapter(t.model).cost(t.params))]
+        models = time_models or calibrate(self.problem, c.models, units, seed=c.search.seed)
+        seconds = [c.cv.folds * s for s in durations(units, models)]
         return [project(seconds, n, folds=c.cv.folds) for n in workers], models
 
     def _work(self) -> list[Trial]:
