@@ -49,36 +49,55 @@ class Budget:
         return {k: v for k, v in (("rounds", self.rounds), ("fits", self.fits), ("minutes", self.minutes))
                 if v is not None}
 
+    def spent_by(self, spend: Spend) -> bool:
+        """Whether ``spend`` has used up the rounds or fits of this budget (not the minutes)."""
+        return (self.rounds is not None and spend.rounds >= self.rounds) or \
+            (self.fits is not None and spend.fits >= self.fits)
+
+
+@dataclass(frozen=True)
+class FitTask:
+    """One fit of a search: the model, its parameters and the rounds it trains (a shared fit:
+    its largest count; a continued rung: its extra rounds)."""
+
+    model: str
+    params: dict
+    rounds: int
+
 
 class Spend:
-    """Rounds and fits that trials train, with shared fits and continued rungs counted once."""
+    """Rounds and fits that trials train, with shared fits and continued rungs counted once;
+    :attr:`units` holds each fit, as :mod:`tuner.projection` schedules them."""
 
     def __init__(self, task: str, folds: int):
         self.task, self.folds = task, folds
         self.rounds = 0
         self.fits = 0
         self.by_model: dict[str, dict[str, int]] = {}  #: model -> {"rounds": ..., "fits": ...}
-        self._groups: dict[tuple, int] = {}  #: share key -> largest count charged
+        self.units: dict[tuple, FitTask] = {}  #: share key (or the trial) -> its one fit
+        self._default_rounds: dict[str, int] = {}  #: model -> its library's rounds when not set
 
     def add(self, trial: Trial) -> None:
+        """Charge what ``trial`` trains beyond the fits already charged (a trial id charged once)."""
         from tuner.evaluate import share_key  # the engine's own rule; imported when spending is counted
         from tuner.models import get_adapter
 
         adapter = get_adapter(trial.model)
         rounds = self._rounds(trial, adapter)
         if trial.resource is not None:  # a rung: continued training adds only its extra rounds
-            self._charge(trial.model, rounds - (trial.continue_from or 0), fits=1)
-            return
-        key = share_key(trial)
-        if key is None:
+            rounds -= trial.continue_from or 0
+            key: tuple = ("trial", trial.trial_id)
+            params = {**trial.params, trial.resource: rounds}
+        else:
+            key = share_key(trial) or ("trial", trial.trial_id)
+            params = trial.params
+        unit = self.units.get(key)
+        if unit is None:
+            self.units[key] = FitTask(trial.model, params, rounds)
             self._charge(trial.model, rounds, fits=1)
-            return
-        charged = self._groups.get(key)
-        new_fit = charged is None
-        charged = charged or 0
-        if rounds > charged:  # the group's one fit now trains to this larger count
-            self._groups[key] = rounds
-        self._charge(trial.model, max(0, rounds - charged), fits=1 if new_fit else 0)
+        elif rounds > unit.rounds:  # the group's one fit now trains to this larger count
+            self.units[key] = FitTask(trial.model, params, rounds)
+            self._charge(trial.model, rounds - unit.rounds, fits=0)
 
     def _charge(self, model: str, rounds: int, fits: int) -> None:
         rounds, fits = rounds * self.folds, fits * self.folds
@@ -94,7 +113,9 @@ class Spend:
             return int(trial.params[name])
         if adapter.rounds_param is None:
             return 0  # a model without boosting rounds: it costs a fit
-        return int(adapter.n_resources(adapter.make(trial.params, self.task)) or 0)
+        if trial.model not in self._default_rounds:  # the library's default, the same for every trial
+            self._default_rounds[trial.model] = int(adapter.n_resources(adapter.make(trial.params, self.task)) or 0)
+        return self._default_rounds[trial.model]
 
     def as_dict(self) -> dict:
         return {"rounds": self.rounds, "fits": self.fits, "models": self.by_model}
@@ -114,26 +135,23 @@ class BudgetGuard(Strategy):
         self._started: float | None = None
 
     def spent(self) -> bool:
-        if self._work_spent():
-            return True
+        return self.budget.spent_by(self.spend) or self._out_of_time()
+
+    def _out_of_time(self) -> bool:
         minutes = self.budget.minutes
         return minutes is not None and self._started is not None and time.monotonic() - self._started >= 60 * minutes
 
     def ask(self, n: int) -> list[Trial]:
-        first = self._started is None
-        if first:  # the clock starts with the first trial asked
+        if self._started is None:  # the clock starts with the first trial asked: no time is spent yet
             self._started = time.monotonic()
-        if self.spent() and not (first and self.budget.minutes is not None and not self._work_spent()):
+        elif self._out_of_time():
+            return []
+        if self.budget.spent_by(self.spend):
             return []
         trials = self.inner.ask(n)
         for t in trials:
             self.spend.add(t)
         return trials
-
-    def _work_spent(self) -> bool:
-        b = self.budget
-        return (b.rounds is not None and self.spend.rounds >= b.rounds) or \
-            (b.fits is not None and self.spend.fits >= b.fits)
 
     def tell(self, records: list[TrialRecord]) -> None:
         self.inner.tell(records)

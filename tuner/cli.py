@@ -222,9 +222,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     out = plan.as_dict()
     lines = plan.lines()
     if args.calibrate:
-        from tuner.projection import format_seconds
+        from tuner.projection import DEFAULT_WORKERS, format_seconds
 
-        workers = args.workers or list(DEFAULT_PLAN_WORKERS)
+        workers = args.workers or list(DEFAULT_WORKERS)
         try:
             projections, models = search.projection(workers)
         except ValueError as exc:  # no configuration of a model could be fitted here
@@ -248,8 +248,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(json.dumps(out, indent=2) if args.json else "\n".join(lines))
     return 0
 
-
-DEFAULT_PLAN_WORKERS = (2, 16, 64, 200, 1000)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from tuner.data import (
     BUILTIN_TASKS,
     CSV_SUFFIXES,
     FILE_SUFFIXES,
+    PARQUET_SUFFIXES,
     DataSpec,
     data_files,
     describe,
@@ -280,14 +281,14 @@ def _data(raw: dict, base_dir: Path | None) -> DataSpec:
     if "://" not in path:
         path = str(Path(path).resolve()) if Path(path).exists() else os.path.abspath(path)
     try:
-        _, files = data_files(path)
+        _, files, folder = data_files(path)
     except FileNotFoundError:
         raise ConfigError("data.path", data["path"], allowed, "no such file or folder, or no file matches") from None
     except Exception as exc:  # an unreachable bucket, a permission error
         raise ConfigError("data.path", data["path"], allowed, f"{type(exc).__name__}: {exc}") from None
     is_csv = path.endswith(CSV_SUFFIXES)
-    wrong = [f for f in files if not f.endswith(CSV_SUFFIXES if is_csv else FILE_SUFFIXES[:2])]
-    if wrong and (is_csv or not Path(path).is_dir() and "://" not in path):
+    wrong = [f for f in files if not f.endswith(CSV_SUFFIXES if is_csv else PARQUET_SUFFIXES)]
+    if wrong and (is_csv or folder is None and "://" not in path):  # parts in a folder may have any name
         raise ConfigError("data.path", data["path"], allowed, f"{wrong[0]} is not a {'CSV' if is_csv else 'Parquet'} file")
     target = data.get("target")
     try:

@@ -74,17 +74,20 @@ def _is_glob(path: str) -> bool:
     return any(ch in path for ch in GLOB_CHARS)
 
 
-def data_files(path: str) -> tuple[Any, list[str]]:
-    """(filesystem, the data files) of a file, a folder of Parquet parts (Hive partition folders
-    included; names starting with ``_`` or ``.`` are no data, as Spark and Dask write them) or a
-    glob, on any fsspec URL. Raises FileNotFoundError when there are none."""
+def data_files(path: str) -> tuple[Any, list[str], str | None]:
+    """(filesystem, the data files, the folder -- None unless ``path`` is one) of a file, a folder of Parquet
+    parts (Hive partition folders included; names starting with ``_`` or ``.`` are no data, as
+    Spark and Dask write them) or a glob, on any fsspec URL. Raises FileNotFoundError when there
+    are none."""
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(path)
     fs.invalidate_cache()  # a bucket's listing may have changed since this process last looked
+    folder = None
     if _is_glob(root):
         files = sorted(f for f in fs.glob(root) if not fs.isdir(f))
     elif fs.isdir(root):
+        folder = root
         files = sorted(
             f for f in fs.find(root)
             if not any(part.startswith(("_", ".")) for part in f[len(root.rstrip("/")) + 1:].split("/"))
@@ -95,28 +98,22 @@ def data_files(path: str) -> tuple[Any, list[str]]:
         raise FileNotFoundError(f"no such file or folder: {path}")
     if not files:
         raise FileNotFoundError(f"no data files in {path}")
-    return fs, files
+    return fs, files, folder
 
 
 def files_identity(path: str) -> Any:
     """Size and modification time (or ETag) of every data file: one dict for a single file (the
     identity results written before folders existed have), a list for folders and globs."""
-    fs, files = data_files(path)
+    fs, files, folder = data_files(path)
     keep = ("size", "mtime", "ETag", "etag", "md5Hash", "LastModified", "updated")
 
     def one(f: str) -> dict:
         info = fs.info(f)
         return {k: str(info[k]) for k in keep if k in info}
 
-    if len(files) == 1 and not _is_glob(path) and not fs.isdir(fsspec_root(path)):
+    if len(files) == 1 and not _is_glob(path) and folder is None:
         return one(files[0])
     return [{"file": f, **one(f)} for f in files]
-
-
-def fsspec_root(path: str) -> str:
-    import fsspec
-
-    return fsspec.core.url_to_fs(path)[1]
 
 
 def _parquet_dataset(path: str, dictionary: list[str] | None = None):
@@ -124,11 +121,10 @@ def _parquet_dataset(path: str, dictionary: list[str] | None = None):
     (pandas ``category``: a code per row instead of a string)."""
     import pyarrow.dataset as ds
 
-    fs, files = data_files(path)
-    root = fsspec_root(path)
+    fs, files, folder = data_files(path)
     fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=dictionary or []))
-    if fs.isdir(root) and not _is_glob(path):
-        return ds.dataset(root, filesystem=fs, format=fmt,
+    if folder is not None:
+        return ds.dataset(folder, filesystem=fs, format=fmt,
                           partitioning=ds.HivePartitioning.discover(infer_dictionary=True))
     return ds.dataset(files, filesystem=fs, format=fmt)
 
@@ -137,11 +133,11 @@ def read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
     """A Parquet file or folder of parts, or CSV files (any fsspec URL, or a glob), as a DataFrame
     with only ``columns`` read where the format allows (Parquet)."""
     if path.endswith(CSV_SUFFIXES):
-        fs, files = data_files(path)
-        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-        urls = [f if protocol in ("file", "local") else f"{protocol}://{f}" for f in files]
-        frames = [pd.read_csv(u, usecols=columns, storage_options=None if protocol in ("file", "local")
-                              else getattr(fs, "storage_options", None)) for u in urls]
+        fs, files, _ = data_files(path)
+        frames = []
+        for f in files:
+            with fs.open(f, "rb", compression="infer") as fh:
+                frames.append(pd.read_csv(fh, usecols=columns))
         return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     table = _parquet_dataset(path).to_table(columns=columns)
     return table.to_pandas(date_as_object=False)
@@ -150,7 +146,7 @@ def read_table(path: str, columns: list[str] | None = None) -> pd.DataFrame:
 def file_columns(path: str) -> list[str]:
     """The column names of a data source (Parquet: with Hive partition columns), read cheaply."""
     if path.endswith(CSV_SUFFIXES):
-        fs, files = data_files(path)
+        fs, files, _ = data_files(path)
         with fs.open(files[0], "rb", compression="infer") as fh:
             return list(pd.read_csv(fh, nrows=0).columns)
     return list(_parquet_dataset(path).schema.names)

@@ -28,41 +28,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tuner.budget import FitTask, Spend
 from tuner.trial import Trial
+
+__all__ = ["FitTask", "Projection", "TimeModel", "calibrate", "durations", "fit_tasks", "project"]
 
 DEFAULT_WORKERS = (2, 16, 64, 200, 1000)
 TASK_OVERHEAD_S = 0.005  #: scheduler and transfer time per task (measured on a LocalCluster)
 MAX_TASKS = 2_000_000  #: larger searches are not projected task by task
 
 
-@dataclass(frozen=True)
-class FitTask:
-    """One fold of one fit: the model, its parameters (largest rounds of a shared group)."""
-
-    model: str
-    params: dict
-    rounds: int
-
-
-def fit_tasks(trials: Iterable[Trial], folds: int = 1) -> list[FitTask]:
-    """The fits of ``trials``, each ``folds`` times: shared fits once (at their largest count),
-    continued rungs with their extra rounds."""
-    from tuner.evaluate import share_key
-    from tuner.models import get_adapter
-
-    groups: dict = {}
+def fit_tasks(trials: Iterable[Trial], folds: int = 1, task: str = "regression") -> list[FitTask]:
+    """The fits of ``trials`` (:class:`tuner.budget.Spend`'s accounting: shared fits once at their
+    largest count, continued rungs with their extra rounds, unset rounds at the library's
+    default), each ``folds`` times."""
+    spend = Spend(task, folds=1)
     for t in trials:
-        adapter = get_adapter(t.model)
-        name = t.resource or adapter.rounds_param
-        rounds = int(t.params.get(name, 0)) if name else 0
-        if t.resource is not None:
-            rounds -= t.continue_from or 0
-        key = share_key(t)
-        key = key if key is not None else ("single", t.trial_id)
-        if key not in groups or rounds > groups[key].rounds:
-            params = {**t.params, **({name: rounds} if name and t.resource is not None else {})}
-            groups[key] = FitTask(t.model, params, rounds)
-    return [task for task in groups.values() for _ in range(folds)]
+        spend.add(t)
+    return [unit for unit in spend.units.values() for _ in range(folds)]
 
 
 @dataclass(frozen=True)

@@ -212,29 +212,14 @@ class Search:
         (ASHA, or tpe without a rounds ladder) or the grid is larger than :data:`SPEND_LIMIT`."""
         c = self.config
         strategy = strategy or self._strategy()
+        if isinstance(strategy, PlannedStrategy) and strategy.total() > SPEND_LIMIT:
+            return None
+        if c.search.strategy == "asha" or (c.search.strategy == "tpe" and not c.search.rounds_ladder):
+            return None
         spend = Spend(c.task, c.cv.folds)
-        if isinstance(strategy, PlannedStrategy):
-            if strategy.total() > SPEND_LIMIT:
-                return None
-            for t in strategy.iter_trials():
-                spend.add(t)
-            return spend.as_dict()
-        if c.search.strategy in ("hyperband", "successive_halving", "bohb"):
-            assert isinstance(strategy, BudgetedStrategy)
-            rounds = 0
-            for b in strategy.brackets():  # a promoted configuration trains only its extra rounds
-                previous = 0
-                for r in b.rungs:
-                    rounds += r.n_configs * (r.n_resources - previous)
-                    previous = r.n_resources
-            return {"rounds": rounds * c.cv.folds, "fits": strategy.total() * c.cv.folds}
-        if c.search.rounds_ladder:  # tpe: each configuration one fit to max_resource
-            rows = len(c.search.ladder())
-            models = {m: {"rounds": n // rows * c.search.max_resource * c.cv.folds, "fits": n // rows * c.cv.folds}
-                      for m, n in strategy.counts().items()}
-            return {"rounds": sum(v["rounds"] for v in models.values()),
-                    "fits": sum(v["fits"] for v in models.values()), "models": models}
-        return None
+        for t in self._trials(strategy):
+            spend.add(t)
+        return spend.as_dict()
 
     def data_summary(self) -> dict:
         """Rows, columns used and left out, task and classes: what the search will use."""
@@ -253,7 +238,7 @@ class Search:
         """Projected wall time on each number of worker slots (:mod:`tuner.projection`), from
         ``time_models`` or, without them, from fits timed on this machine (:func:`calibrate`)."""
         c = self.config
-        units = fit_tasks(self._work())
+        units = fit_tasks(self._work(), task=c.task)
         if len(units) * c.cv.folds > MAX_TASKS:
             raise ConfigError("search", f"{len(units) * c.cv.folds:,} fit tasks",
                               f"at most {MAX_TASKS:,} to project task by task")
@@ -265,23 +250,25 @@ class Search:
         """The trials the search will run, as far as they are known before it starts (see
         :mod:`tuner.projection`), cut where ``search.budget`` would stop asking."""
         c = self.config
-        strategy = self._strategy()
-        if isinstance(strategy, PlannedStrategy):
-            trials: Iterable[Trial] = strategy.iter_trials()
-        elif isinstance(strategy, BudgetedStrategy):
-            trials = strategy.planned_trials()
-        else:  # tpe: its configurations, as random draws of the same space
-            trials = STRATEGIES["random"](c.models, c.search, self.make_trial, greater_is_better(c.metric),
-                                          self.resources() if c.search.sets_rounds else None).trials()
-        out, spend = [], Spend(c.task, c.cv.folds)
-        budget = c.search.budget
-        for t in trials:
-            if budget is not None and ((budget.rounds is not None and spend.rounds >= budget.rounds)
-                                       or (budget.fits is not None and spend.fits >= budget.fits)):
+        out, spend, budget = [], Spend(c.task, c.cv.folds), c.search.budget
+        for t in self._trials(self._strategy()):
+            if budget is not None and budget.spent_by(spend):
                 break
             spend.add(t)
             out.append(t)
         return out
+
+    def _trials(self, strategy: Strategy) -> Iterable[Trial]:
+        """A strategy's trials as far as they are known before any result: grid and random
+        exactly; budgeted ones every rung of the schedule with random configurations; tpe its
+        configurations as random draws of the same space."""
+        c = self.config
+        if isinstance(strategy, PlannedStrategy):
+            return strategy.iter_trials()
+        if isinstance(strategy, BudgetedStrategy):
+            return strategy.planned_trials()
+        return STRATEGIES["random"](c.models, c.search, self.make_trial, greater_is_better(c.metric),
+                                    self.resources() if c.search.sets_rounds else None).trials()
 
     # -- running -----------------------------------------------------------------------------
     def run(
@@ -327,8 +314,7 @@ class Search:
         _resilient(lambda: check_versions(client, models=[m.name for m in c.models]), "version check")
         # on the scheduler too, so that workers joining later get it
         _resilient(lambda: client.register_plugin(GracefulShutdown()), "graceful-shutdown plugin")
-        if c.code:  # your modules, to every worker present and future
-            _resilient(lambda: ship(client, c.code), "shipping your code")
+        self._ship_code(client)
         link = dashboard_link(client)
         if progress:
             print(f"tuner: search '{c.name}' -> {c.results_url}", flush=True)
@@ -381,12 +367,16 @@ class Search:
         model, params = str(best["model"]), json.loads(best["params"])
         if client is None:
             with connect(c.cluster) as own:
+                self._ship_code(own)
                 return self._fit(own, model, params)
+        self._ship_code(client)
         return self._fit(client, model, params)
 
-    def _fit(self, client: Client, model: str, params: dict) -> TunedModel:
-        if self.config.code:
+    def _ship_code(self, client: Client) -> None:
+        if self.config.code:  # your modules, to every worker present and future
             _resilient(lambda: ship(client, self.config.code), "shipping your code")
+
+    def _fit(self, client: Client, model: str, params: dict) -> TunedModel:
         return client.submit(fit_best, self.problem, model, params, pure=False).result()
 
     def _remove_checkpoints(self) -> None:

@@ -150,9 +150,7 @@ def check_target(y: pd.Series, name: str | None, task: str | None, folds: int) -
 
 def _sort_key(value: Any) -> tuple:
     """Numbers in numeric order, then everything else by its text (mixed labels do not fail)."""
-    if isinstance(value, (bool, np.bool_)):
-        return (0, float(value), "")
-    if isinstance(value, (int, float, np.number)):
+    if isinstance(value, (bool, np.bool_, int, float, np.number)):
         return (0, float(value), "")
     return (1, 0.0, str(value))
 

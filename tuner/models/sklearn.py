@@ -17,6 +17,7 @@ How an estimator is given the data's columns (:class:`tuner.columns.Columns`):
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 
@@ -83,8 +84,9 @@ class SklearnAdapter(ModelAdapter):
         """Whether the estimator splits on categorical columns itself (HistGradientBoosting)."""
         return "categorical_features" in self._param_names
 
-    @property
+    @functools.cached_property
     def allows_missing(self) -> bool:
+        """scikit-learn's ``allow_nan`` tag (an estimator built once per adapter to read it)."""
         try:
             return bool(self.cls().__sklearn_tags__().input_tags.allow_nan)
         except Exception:  # an estimator without scikit-learn's tags: assume it cannot

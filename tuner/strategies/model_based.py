@@ -75,6 +75,17 @@ def distributions(space) -> tuple[dict[str, Any], dict[str, Any]]:
     return out, fixed
 
 
+def new_study(seed: int, name: str, greater_is_better: bool, **sampler_options):
+    """An in-memory Optuna study with a multivariate TPE sampler, seeded by ``seed`` and ``name``
+    (one study per model, or per model and budget), in the metric's direction."""
+    optuna = _optuna()
+    with warnings.catch_warnings():  # multivariate and constant_liar are marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=(seed * 1_000_003 + zlib.crc32(name.encode())) % 2**32,
+                                             multivariate=True, **sampler_options)
+    return optuna.create_study(direction="maximize" if greater_is_better else "minimize", sampler=sampler)
+
+
 class _Proposal:
     """One configuration out for evaluation: its Optuna trial and the rows still to come."""
 
@@ -209,15 +220,9 @@ class TPEStrategy(Strategy):
 
     def _study(self, model: str):
         if model not in self._studies:
-            optuna = _optuna()
             space = next(m.space for m in self.models if m.name == model)
             self._spaces[model] = distributions(space)
-            seed = (self.search.seed * 1_000_003 + zlib.crc32(model.encode())) % 2**32
-            with warnings.catch_warnings():  # multivariate and constant_liar are marked experimental
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
-            direction = "maximize" if self.greater_is_better else "minimize"
-            self._studies[model] = optuna.create_study(direction=direction, sampler=sampler)
+            self._studies[model] = new_study(self.search.seed, model, self.greater_is_better, constant_liar=True)
         return self._studies[model]
 
 
@@ -240,6 +245,7 @@ class BOHBStrategy(HyperbandStrategy):
         self._brackets = [_LazyBracket(self, b) for b in self.brackets()]
         self._config_of: dict[str, str] = {}
         self._levels: dict[str, dict[int, Any]] = {}  #: model -> rounds -> a study of results there
+        self._spaces = {m.name: distributions(m.space) for m in self.models}  #: (distributions, fixed)
         self._rng = np.random.default_rng([self.search.seed, 0xB0B])
         self._proposed: set[str] = set()
         self._out: set[str] = set()  #: first-rung trials proposed and not yet told
@@ -270,7 +276,7 @@ class BOHBStrategy(HyperbandStrategy):
 
     def _model_based(self, model) -> dict | None:
         levels = self._levels.get(model.name, {})
-        dists, fixed = distributions(model.space)
+        dists, fixed = self._spaces[model.name]
         enough = [r for r, study in levels.items()
                   if sum(t.state.name == "COMPLETE" for t in study.trials) >= len(dists) + 2]
         if not enough or not dists:
@@ -298,8 +304,7 @@ class BOHBStrategy(HyperbandStrategy):
             if config is None or not r.is_ok or r.mean_test_score is None:
                 continue
             model, params = self.configs[config]
-            space = next(m.space for m in self.models if m.name == model)
-            dists, _ = distributions(space)
+            dists, _ = self._spaces[model]
             study = self._level(model, int(r.params[self.resources[model]]))
             optuna = _optuna()
             try:
@@ -311,13 +316,8 @@ class BOHBStrategy(HyperbandStrategy):
     def _level(self, model: str, rounds: int):
         levels = self._levels.setdefault(model, {})
         if rounds not in levels:
-            optuna = _optuna()
-            seed = (self.search.seed * 1_000_003 + zlib.crc32(f"{model}|{rounds}".encode())) % 2**32
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=0)
-            levels[rounds] = optuna.create_study(
-                direction="maximize" if self.greater_is_better else "minimize", sampler=sampler)
+            levels[rounds] = new_study(self.search.seed, f"{model}|{rounds}", self.greater_is_better,
+                                       n_startup_trials=0)
         return levels[rounds]
 
 
