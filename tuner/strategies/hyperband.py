@@ -149,16 +149,30 @@ class BudgetedStrategy(Strategy):
         """The schedule: brackets of rungs (configurations and rounds each)."""
 
     def planned_trials(self) -> Iterator[Trial]:
-        """Every rung trial of the schedule, with configurations drawn at random: the work as far
-        as it is known before any result (for cost projections; rungs continue the one before)."""
-        index = 0
+        """Every rung trial of the schedule, each bracket's configurations drawn as the strategy
+        draws them (the best of a rung being unknown before results, rung i takes the first of
+        them): the work as far as it is known before any result, for plans and projections."""
         for b in self.brackets():
             resources = [r.n_resources for r in b.rungs]
+            configs = self.first_rung(b)
             for i, rung in enumerate(b.rungs):
-                for _ in range(rung.n_configs):
-                    model, params = self._sample(index, b.bracket)
-                    index += 1
+                for model, params in configs[:rung.n_configs]:
                     yield self._trial(model, params, b.bracket, i, resources)
+
+    def first_rung(self, b: Bracket) -> list[tuple[str, dict]]:
+        """The bracket's first-rung configurations: drawn in turn, never the same one twice (a
+        small discrete space may give fewer)."""
+        configs: list[tuple[str, dict]] = []
+        seen = set()
+        index = 0
+        while len(configs) < b.rungs[0].n_configs and index < 100 * b.rungs[0].n_configs:
+            model, params = self._sample(index, b.bracket)
+            index += 1
+            key = (model, repr(sorted(params.items())))
+            if key not in seen:
+                seen.add(key)
+                configs.append((model, params))
+        return configs
 
     @staticmethod
     def _score(record: TrialRecord) -> float | None:
@@ -201,19 +215,7 @@ class _SyncStrategy(BudgetedStrategy):
     """Brackets run concurrently; within a bracket, rung by rung."""
 
     def _start(self) -> None:
-        self._brackets = []
-        for b in self.brackets():
-            configs: list[tuple[str, dict]] = []
-            seen = set()
-            index = 0
-            while len(configs) < b.rungs[0].n_configs and index < 100 * b.rungs[0].n_configs:
-                model, params = self._sample(index, b.bracket)
-                index += 1
-                key = (model, repr(sorted(params.items())))
-                if key not in seen:  # small discrete spaces: never the same configuration twice
-                    seen.add(key)
-                    configs.append((model, params))
-            self._brackets.append(SyncBracket(self, b, configs))
+        self._brackets = [SyncBracket(self, b, self.first_rung(b)) for b in self.brackets()]
         self._config_of: dict[str, str] = {}
 
     def ask(self, n: int) -> list[Trial]:
