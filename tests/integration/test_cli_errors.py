@@ -53,5 +53,5 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in out + err
     saved = len(pd.read_parquet(results))
-    assert f"interrupted: {saved} trials saved in {results}; run the same command to resume" in err
+    assert f"interrupted: {saved} trial{'' if saved == 1 else 's'} saved in {results}; run the same command to resume" in err
     assert 0 < saved < len(models["xgboost"]["max_depth"]) * len(models["xgboost"]["min_child_weight"])
