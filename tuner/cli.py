@@ -67,7 +67,26 @@ def _on_sigint(signum, frame):  # noqa: ARG001 - signal handler signature
     raise KeyboardInterrupt
 
 
+def _warm_workers(args: argparse.Namespace):
+    """A local cluster's workers forked with their imports done (:mod:`tuner.warm_start`), the fork
+    server started first so that its imports run beside the driver's."""
+    from pathlib import Path
+
+    from tuner.warm_start import preloaded_workers, worker_modules
+
+    try:
+        text = Path(args.config).read_text(encoding="utf-8") if args.config else _default_config_text()
+    except (OSError, UnicodeDecodeError):
+        text = ""  # validation names the problem
+    return preloaded_workers(worker_modules(text, args.cluster))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    with _warm_workers(args):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from tuner.results import best_per_model, counts
 
     search = _load_search(args.config)
@@ -259,6 +278,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    with _warm_workers(args):
+        return _export(args)
+
+
+def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     search = _load_search(args.config)

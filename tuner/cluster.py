@@ -12,15 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import socket
-import threading
 from collections.abc import Iterator
 
 from distributed import Client, LocalCluster
 
 from tuner.config import ClusterConfig, parse_cluster
 from tuner.errors import ClusterError
+from tuner.warm_start import ignore_ctrl_c
 
 #: seconds to wait for a scheduler at an address before giving up with its address named
 CONNECT_TIMEOUT = 5
@@ -45,24 +44,6 @@ def as_cluster_config(cfg: ClusterConfig | dict | None) -> ClusterConfig:
     return cfg
 
 
-@contextlib.contextmanager
-def _workers_ignore_ctrl_c() -> Iterator[None]:
-    """Start worker processes that ignore SIGINT.
-
-    A LocalCluster's processes share the terminal's process group, so Ctrl-C reaches each of them
-    and every one would print its own traceback. An ignored signal stays ignored in the processes
-    started meanwhile; the driver handles Ctrl-C alone and closes them cleanly.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def make_cluster(cfg: ClusterConfig | dict | None = None):
     """A Dask cluster object for ``cluster.kind`` (``local`` only: ``address`` has none to make).
 
@@ -80,7 +61,7 @@ def make_cluster(cfg: ClusterConfig | dict | None = None):
         n_workers = cfg.adapt[0]
     else:
         n_workers = cfg.workers or os.cpu_count() or 1
-    with _workers_ignore_ctrl_c():
+    with ignore_ctrl_c():
         cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=cfg.threads_per_worker,

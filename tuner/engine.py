@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -251,7 +252,7 @@ class WorkQueue:
         self.adaptive = strategy.adaptive
         self.total = strategy.total()
         self.asked = 0
-        self.units: list[Unit] = []
+        self.units: deque[Unit] = deque()
         self._held: list[Trial] = []
 
     def __bool__(self) -> bool:
@@ -267,19 +268,19 @@ class WorkQueue:
         trials, self._held = self._held + asked, []
         if not trials:
             return False
-        self.units = group_units(self.engine.fresh(self.strategy, trials, self.finished))
-        if not exhausted and self.units and share_key(self.units[-1][0]) is not None:
-            self._held = self.units.pop()  # the strategy may have more rounds of this fit
+        units = group_units(self.engine.fresh(self.strategy, trials, self.finished))
+        if not exhausted and units and share_key(units[-1][0]) is not None:
+            self._held = units.pop()  # the strategy may have more rounds of this fit
         if not self.adaptive:
-            self.units.sort(key=unit_cost, reverse=True)
+            units.sort(key=unit_cost, reverse=True)
+        self.units = deque(units)
         return True
 
     def take(self, n: int) -> list[Unit]:
-        chunk, self.units = self.units[:n], self.units[n:]
-        return chunk
+        return [self.units.popleft() for _ in range(min(n, len(self.units)))]
 
     def put_back(self, unit: Unit) -> None:
-        self.units.insert(0, unit)
+        self.units.appendleft(unit)
 
     @property
     def units_left(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from tests.support.cli import run_cli
 from tests.support.configs import config_path
@@ -47,3 +48,22 @@ def test_builtin_search_plan():
     plan = json.loads(proc.stdout)
     assert set(plan["models"]) == {"xgboost", "lightgbm", "catboost"}
     assert plan["name"] == "california-gbdt"
+
+
+@pytest.mark.parametrize("warm", ["1", "0"])
+def test_local_workers_start_with_the_models_module_imported(tmp_path, warm):
+    """tuner run forks its local workers from a server that imported the model's module already
+    (TUNER_WARM_START=0: each worker imports it itself), with Dask's thread settings either way."""
+    probe = tmp_path / "probe.jsonl"
+    config = config_path(tmp_path, models={"tests.support.probe.ProbeRegressor": {"alpha": [1.0, 2.0]}})
+    proc = run_cli("run", config, "--workers", "2", "--quiet",
+                   env={"TUNER_PROBE_FILE": str(probe), "TUNER_WARM_START": warm})
+    assert proc.returncode == 0, proc.stderr
+    fits = [json.loads(line) for line in probe.read_text().splitlines()]
+    assert len(fits) >= 2 * 3  # two trials of three folds (and the checks' fits)
+    assert {f["omp_num_threads"] for f in fits} == {"1"}
+    if warm == "1":
+        assert all(f["imported_in"] != f["pid"] for f in fits)
+        assert len({f["imported_in"] for f in fits}) == 1  # one import for every worker
+    else:
+        assert all(f["imported_in"] == f["pid"] for f in fits)

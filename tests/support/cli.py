@@ -9,5 +9,6 @@ import sys
 TUNER = [sys.executable, "-m", "tuner"]
 
 
-def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([*TUNER, *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy(), timeout=300)
+def run_cli(*args, cwd=None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*TUNER, *args], capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})},
+                          timeout=300)
