@@ -101,13 +101,16 @@ def run(trials: int, slots: int, processes: int, ms: float, floor: bool = False)
             client.wait_for_workers(processes, timeout=120)
             search = Search(cfg)
             # warm up: data loaded on every worker, imports done, before the measurement starts
-            Engine(client, search.problem, search.store(), search.schema(), "warm-up").run(
-                Search({**cfg, "search": {**cfg["search"], "n_trials": 4 * slots}}).strategy())
+            warm = {**cfg, "search": {**cfg["search"], "n_trials": 2 * slots},
+                    "models": {"benchmarks.sleep_model.SleepRegressor": {"ms": 1, "offset": {"uniform": [-1.0, 1.0]}}}}
+            Engine(client, search.problem, search.store(), search.schema(), "warm-up").run(Search(warm).strategy())
             shutil.rmtree(results)
             before = {"driver": driver.memory_info().rss / 2**20, "scheduler": scheduler.memory_info().rss / 2**20}
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-            cpu0 = {"driver": cpu_seconds(driver), "scheduler": cpu_seconds(scheduler)}
+            workers = psutil.Process(procs[1].pid).children(recursive=True)
+            cpu0 = {"driver": cpu_seconds(driver), "scheduler": cpu_seconds(scheduler),
+                    "workers": sum(map(cpu_seconds, workers))}
             t0 = time.perf_counter()
             # Drive the engine as a search does (progress fed every record, results flushed to
             # Parquet), without reading the rows back at the end: the measurement is the search loop.
@@ -118,7 +121,8 @@ def run(trials: int, slots: int, processes: int, ms: float, floor: bool = False)
                 engine.run(strategy)
             wall = time.perf_counter() - t0
             cpu = {"driver": cpu_seconds(driver) - cpu0["driver"],
-                   "scheduler": cpu_seconds(scheduler) - cpu0["scheduler"]}
+                   "scheduler": cpu_seconds(scheduler) - cpu0["scheduler"],
+                   "workers": sum(map(cpu_seconds, workers)) - cpu0["workers"]}
             done.set()
             sampler.join()
             stats = engine.stats
@@ -143,7 +147,9 @@ def run(trials: int, slots: int, processes: int, ms: float, floor: bool = False)
         "floor_s": floor_s, "floor_efficiency": None if floor_s is None else ideal / floor_s,
         "tasks": stats.submitted_tasks, "tasks_per_s": stats.submitted_tasks / wall,
         "max_in_flight": stats.max_in_flight, "min_in_flight_waiting": stats.min_in_flight_waiting,
-        "driver_cpu_s": cpu["driver"], "scheduler_cpu_s": cpu["scheduler"],
+        "driver_cpu_s": cpu["driver"], "scheduler_cpu_s": cpu["scheduler"], "workers_cpu_s": cpu["workers"],
+        "driver_ms_per_task": 1000 * cpu["driver"] / stats.submitted_tasks,
+        "scheduler_ms_per_task": 1000 * cpu["scheduler"] / stats.submitted_tasks,
         "driver_rss_before_mib": before["driver"], "driver_rss_peak_mib": peak["driver"],
         "scheduler_rss_before_mib": before["scheduler"], "scheduler_rss_peak_mib": peak["scheduler"],
     }

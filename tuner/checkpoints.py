@@ -12,6 +12,11 @@ UBJSON, LightGBM's model text, CatBoost's ``cbm``, skops for scikit-learn), in a
 
 :func:`load` returns None for anything that is not exactly what :func:`save` wrote: the rung is
 then trained from scratch, which gives the same scores, only slower.
+
+Trials write their checkpoints off their critical path (:func:`save_later`): a background thread
+of the worker process serialises and uploads them while the trial's record goes back to the
+driver. A continuation that arrives before its checkpoint is written waits for it (:func:`load`:
+at once for a write in the same process, by polling for up to :data:`WAIT_SECONDS` otherwise).
 """
 
 from __future__ import annotations
@@ -21,13 +26,16 @@ import io
 import json
 import logging
 import os
+import threading
+import time
 import uuid
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from tuner.models.base import ModelAdapter
 
-__all__ = ["checkpoint_url", "load", "remove", "remove_all", "save"]
+__all__ = ["checkpoint_url", "load", "remove", "remove_all", "save", "save_later", "wait_written"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +47,14 @@ MANIFEST = "manifest.json"
 _EXTENSIONS = {"xgboost-ubj": ".ubj", "lightgbm-text": ".txt", "catboost-cbm": ".cbm", "skops": ".skops"}
 _MAX_MANIFEST = 1 << 20  #: bytes: a manifest is a few hundred
 _unsupported_logged: set[str] = set()
+#: seconds a continuation waits for a checkpoint that another worker may still be writing (a
+#: write lands milliseconds after its trial's record; a checkpoint that never comes, e.g. removed
+#: when an earlier search finished, costs a continuation this much before it trains from scratch)
+WAIT_SECONDS = 5.0
+
+_writer: ThreadPoolExecutor | None = None
+_pending: dict[str, Future] = {}  #: url -> its write in this process, until done
+_lock = threading.Lock()
 
 
 class CheckpointRefused(ValueError):
@@ -144,6 +160,46 @@ def save(url: str, adapter: ModelAdapter, models: list) -> None:
         fs.pipe_file(fpath, data)
 
 
+def save_later(url: str | None, adapter: ModelAdapter, models: list, *, replaces: str | None = None) -> None:
+    """:func:`save` in this process's background writer thread (then :func:`remove` ``replaces``,
+    the checkpoint the models were continued from); returns at once. A failed write is logged:
+    the next rung then trains from scratch. Writes still queued when the process exits normally
+    are finished first (Python joins the writer thread). ``url`` None: only remove ``replaces``
+    (the top rung, which nothing continues)."""
+    global _writer
+    with _lock:
+        if _writer is None:
+            _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tuner-checkpoints")
+        future = _writer.submit(_write, url, adapter, models, replaces)
+        key = url or f"removing {replaces}"
+        _pending[key] = future
+    future.add_done_callback(lambda f: _forget(key, f))
+
+
+def _forget(url: str, future: Future) -> None:
+    with _lock:
+        if _pending.get(url) is future:
+            del _pending[url]
+
+
+def _write(url: str | None, adapter: ModelAdapter, models: list, replaces: str | None) -> None:
+    try:
+        if url is not None:
+            save(url, adapter, models)
+    except Exception:  # unwritable: the next rung trains from scratch, same score
+        logger.warning("could not write checkpoint %s", url, exc_info=True)
+    if replaces is not None:
+        remove(replaces)
+
+
+def wait_written(url: str | None = None, timeout: float | None = None) -> None:
+    """Wait for this process's background write of ``url`` (of every checkpoint: None)."""
+    with _lock:
+        futures = list(_pending.values()) if url is None else [f for u, f in _pending.items() if u == url]
+    for future in futures:
+        future.result(timeout)
+
+
 def _unpack(data: bytes, adapter: ModelAdapter, n_folds: int) -> list[bytes]:
     """The fold members of a checkpoint, after checking it is what :func:`save` wrote."""
     if not zipfile.is_zipfile(io.BytesIO(data)):
@@ -234,9 +290,21 @@ def load(url: str, adapter: ModelAdapter, params: dict, task: str, n_threads: in
     """
     import fsspec
 
+    if adapter.model_format is None:
+        return None  # the library has no format without pickle: nothing was written
+    wait_written(url, WAIT_SECONDS)
+    deadline = time.monotonic() + WAIT_SECONDS
     try:
         fs, fpath = fsspec.core.url_to_fs(url)
-        data = fs.cat_file(fpath)
+        while True:
+            try:
+                data = fs.cat_file(fpath)
+                break
+            except FileNotFoundError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)  # another worker may still be writing it (save_later)
+                fs.invalidate_cache(fpath)
     except FileNotFoundError:
         logger.debug("no checkpoint %s: training from scratch", url)
         return None

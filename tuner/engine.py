@@ -5,8 +5,11 @@
 * Each task evaluates a batch of trials (:func:`tuner.evaluate.evaluate_batch`); the data are
   loaded on the worker, never scattered. Trials that differ only in their number of rounds go
   to the same task, where one fit serves them all. Batches are sized from measured trial times
-  so that a task lasts about ``target_task_seconds`` (tiny trials: per-task overhead stays small),
-  but never so large that workers starve at the end of a search.
+  so that a task lasts about ``target_task_seconds`` (tiny trials: per-task overhead stays small;
+  longer on a large cluster, so that the driver spends at most a quarter of its time handling
+  tasks), but never so large that workers starve at the end of a search.
+* Tasks that finished while the driver was busy are handled together: one round trip for their
+  results, one message to the scheduler for the tasks that replace them.
 * Where fewer units of work are left than twice the worker slots (a small grid on a large
   cluster, the end of any search), a long unit (a large fit, or a fit shared by many round
   counts) is split into one task per CV fold (:func:`tuner.evaluate.evaluate_fold`), so that
@@ -194,42 +197,84 @@ def get_engine(name: str) -> type[SearchEngine]:
 
 @dataclass
 class Task:
-    """One Dask task in flight: a batch of units (``fold`` None) or one CV fold of one unit."""
+    """One Dask task: a batch of units (``fold`` None) or one CV fold of one unit."""
 
-    future: Future
     trials: list[Trial]
     attempt: int = 0
     units: int = 1
     fold: int | None = None
+    future: Future | None = None  #: None until sent
+
+    @property
+    def key(self) -> str:
+        fold = "" if self.fold is None else f"-fold{self.fold}"
+        return f"{TASK_PREFIX}-{self.trials[0].trial_id}{fold}-{self.attempt}"
 
 
 class Window:
-    """The tasks in flight, at most ``size`` of them, finishing in any order."""
+    """The tasks in flight, at most ``size`` of them, finishing in any order.
 
-    def __init__(self, size: int, stats: EngineStats):
-        self.size, self.stats = size, stats
+    Tasks are sent together and collected together: everything that finished while the driver
+    was busy is handled as one batch, with one round trip for all their results, and the tasks
+    that replace them go to the scheduler in one message. The driver's cost per task then stays
+    small enough for hundreds of worker slots.
+    """
+
+    def __init__(self, client: Client, size: int, stats: EngineStats):
+        self.client, self.size, self.stats = client, size, stats
         self.tasks: dict[Key, Task] = {}
+        self.unsent: list[Task] = []
         self.completed = as_completed()
 
     def __len__(self) -> int:
-        return len(self.tasks)
+        return len(self.tasks) + len(self.unsent)
 
     @property
     def room(self) -> int:
-        return self.size - len(self.tasks)
+        return self.size - len(self)
 
     def add(self, task: Task) -> None:
-        self.tasks[task.future.key] = task
-        self.completed.add(task.future)
-        self.stats.max_in_flight = max(self.stats.max_in_flight, len(self.tasks))
+        self.unsent.append(task)
+        self.stats.max_in_flight = max(self.stats.max_in_flight, len(self))
 
-    def next_done(self) -> Task:
-        return self.tasks.pop(next(self.completed).key)
+    def send(self, problem: Problem) -> None:
+        """Submit the tasks added since the last call: one ``client.map`` per kind of task."""
+        for fold in (False, True):
+            tasks = [t for t in self.unsent if (t.fold is not None) == fold]
+            if not tasks:
+                continue
+            args: list[list[Any]] = [[problem] * len(tasks), [t.trials for t in tasks]]
+            if fold:
+                args.append([t.fold for t in tasks])
+            futures = self.client.map(evaluate_fold if fold else evaluate_batch, *args,
+                                      key=[t.key for t in tasks], pure=False, retries=0)
+            for task, future in zip(tasks, futures, strict=True):
+                task.future = future
+                self.tasks[future.key] = task
+            self.completed.update(futures)
+        self.unsent = []
+
+    def next_done(self) -> list[Task]:
+        """Every task finished by now: at least one (waiting for it)."""
+        return [self.tasks.pop(f.key) for f in self.completed.next_batch(block=True)]
+
+    def results(self, tasks: list[Task]) -> dict[Key, Any]:
+        """The results of the tasks that finished well, by key, in one round trip."""
+        ok = [t.future for t in tasks if t.future is not None and t.future.status == "finished"]
+        if not ok:
+            return {}
+        try:
+            values = self.client.gather(ok, errors="skip")
+        except Exception:  # noqa: BLE001 - e.g. cancelled meanwhile: each task is then asked on its own
+            return {}
+        return {f.key: v for f, v in zip(ok, values, strict=True)} if len(values) == len(ok) else {}
 
     def cancel_all(self) -> None:
         for task in self.tasks.values():
-            task.future.cancel()
+            if task.future is not None:
+                task.future.cancel()
         self.tasks.clear()
+        self.unsent = []
 
 
 def unit_cost(unit: Unit) -> float:
@@ -290,7 +335,13 @@ class WorkQueue:
 
 class BatchSizer:
     """How much work goes into one task: batches sized from measured seconds per unit so a task
-    lasts about ``target_task_seconds``, and whether a unit is split into one task per fold."""
+    lasts about ``target_task_seconds`` -- longer on a large cluster, so that handling the tasks
+    takes at most a quarter of the driver's time (each task costs the driver about a millisecond
+    of CPU: 1,000 slots of 0.5 s tasks would need two cores) -- and whether a unit is split into
+    one task per fold."""
+
+    #: the share of the driver's time that handling tasks may take
+    DRIVER_SHARE = 0.25
 
     def __init__(self, client: Client, folds: int, window: int, *, batch_size: int | None = None,
                  target_task_seconds: float = 0.5, split_folds: bool | None = None):
@@ -300,6 +351,7 @@ class BatchSizer:
         self.target_task_seconds = target_task_seconds
         self.split_folds = split_folds  #: None: where it keeps slots busy (see :meth:`split`)
         self.unit_seconds: float | None = None  #: measured seconds per unit of work (EWMA)
+        self.driver_seconds: float | None = None  #: the driver's CPU seconds per task handled (EWMA)
         self._slots, self._slots_at = 1, -1e9
 
     def slots(self) -> int:
@@ -313,13 +365,26 @@ class BatchSizer:
             self._slots_at = now
         return self._slots
 
+    def observe_driver(self, cpu_seconds: float, tasks: int) -> None:
+        """The driver's CPU time (all its threads) spent on ``tasks`` finished tasks."""
+        if tasks:
+            each = cpu_seconds / tasks
+            self.driver_seconds = each if self.driver_seconds is None else 0.9 * self.driver_seconds + 0.1 * each
+
+    def task_seconds(self) -> float:
+        """How long a task should last: ``target_task_seconds``, or longer where the slots would
+        otherwise ask more of the driver than :attr:`DRIVER_SHARE` of its time."""
+        if self.driver_seconds is None:
+            return self.target_task_seconds
+        return max(self.target_task_seconds, self.slots() * self.driver_seconds / self.DRIVER_SHARE)
+
     def observe(self, units: float, seconds: float, remaining: int) -> None:
         """Re-estimate seconds per unit from a finished task and size the next batches."""
         if self.fixed is not None or units == 0:
             return
         seconds = seconds / units
         self.unit_seconds = seconds if self.unit_seconds is None else 0.7 * self.unit_seconds + 0.3 * seconds
-        wanted = max(1, round(self.target_task_seconds / max(self.unit_seconds, 1e-6)))
+        wanted = max(1, round(self.task_seconds() / max(self.unit_seconds, 1e-6)))
         # leave at least two tasks per worker slot for the rest of the search
         self.batch_size = int(max(1, min(wanted, 1000, remaining // (2 * self.slots()))))
 
@@ -337,7 +402,7 @@ class BatchSizer:
             self.fixed is None
             and self.batch_size == 1
             and units_left < 2 * self.slots()
-            and (self.unit_seconds is None or self.unit_seconds >= 2 * self.target_task_seconds)
+            and (self.unit_seconds is None or self.unit_seconds >= 2 * self.task_seconds())
         )
 
 
@@ -395,19 +460,17 @@ class Engine(SearchEngine):
 
     def _submit(self, window: Window, trials: list[Trial], attempt: int = 0, units: int = 1,
                 fold: int | None = None) -> None:
+        """Queue a task in the window; :meth:`Window.send` submits it."""
         self.stats.submitted_tasks += 1
         self.stats.submitted_trials += len(trials) if attempt == 0 and not fold else 0
-        future: Future[Any]
-        if fold is None:
-            key = f"{TASK_PREFIX}-{trials[0].trial_id}-{attempt}"
-            future = self.client.submit(evaluate_batch, self.problem, trials, key=key, pure=False, retries=0)
-        else:
-            key = f"{TASK_PREFIX}-{trials[0].trial_id}-fold{fold}-{attempt}"
-            future = self.client.submit(evaluate_fold, self.problem, trials, fold, key=key, pure=False, retries=0)
-        window.add(Task(future, trials, attempt, units, fold))
+        window.add(Task(trials, attempt, units, fold))
 
     def _fill(self, window: Window, queue: WorkQueue, folds: FoldAssembler) -> None:
         """Submit work until the window is full or the strategy has nothing to give now."""
+        self._add_work(window, queue, folds)
+        window.send(self.problem)
+
+    def _add_work(self, window: Window, queue: WorkQueue, folds: FoldAssembler) -> None:
         while window.room > 0:
             if not queue:
                 queue.strategy.set_parallelism(self.sizer.slots())
@@ -426,9 +489,12 @@ class Engine(SearchEngine):
             else:
                 self._submit(window, [t for unit in chunk for t in unit], units=len(chunk))
 
-    def _outcome(self, window: Window, task: Task) -> Any:
+    def _outcome(self, window: Window, task: Task, results: dict[Key, Any]) -> Any:
         """The task's result, or records of failure; None when it was resubmitted."""
+        assert task.future is not None
         try:
+            if task.future.key in results:
+                return results[task.future.key]
             return task.future.result()
         except KilledWorker as exc:
             if task.attempt + 1 < self.max_attempts:
@@ -452,43 +518,54 @@ class Engine(SearchEngine):
             if self.on_reused is not None:
                 self.on_reused(record)
         queue = WorkQueue(strategy, self, finished)
-        window = Window(self.window, self.stats)
+        window = Window(self.client, self.window, self.stats)
         folds = FoldAssembler(self.problem.cv.folds)
         try:
             self._fill(window, queue, folds)
+            cpu = time.process_time()
             while len(window):
                 if queue:
                     low = self.stats.min_in_flight_waiting
                     self.stats.min_in_flight_waiting = len(window) if low is None else min(low, len(window))
-                task = window.next_done()
-                if task.fold is not None and not folds.active(task.trials):
-                    task.future.release()  # another fold of this unit already failed it for good
-                    self._fill(window, queue, folds)
-                    continue
-                result = self._outcome(window, task)
-                if result is None:
-                    continue
-                if isinstance(result, FoldResult):
-                    self.sizer.observe(1 / self.problem.cv.folds, result.seconds, self._remaining(queue))
-                    parts = folds.add(task.trials, result)
-                    if parts is None:
-                        self._fill(window, queue, folds)
-                        continue
-                    records = combine_folds(self.problem, task.trials, parts)
-                else:
-                    records = result
-                    if task.fold is None:
-                        self.sizer.observe(task.units, sum(r.fit_time + r.score_time for r in records),
-                                           self._remaining(queue))
-                folds.discard(task.trials)
-                strategy.tell(self.recorder.add(records))
+                done = window.next_done()
+                results = window.results(done)
+                for task in done:
+                    self._handle(task, results, window, folds, queue, strategy)
                 self._fill(window, queue, folds)
+                now = time.process_time()  # every thread of the driver: the client's event loop too
+                self.sizer.observe_driver(now - cpu, len(done))
+                cpu = now
         except KeyboardInterrupt:
             window.tasks.clear()  # no cancel round trips: the cluster is going away with the driver
             raise
         finally:
             window.cancel_all()
             self.flush()
+
+    def _handle(self, task: Task, results: dict[Key, Any], window: Window, folds: FoldAssembler,
+                queue: WorkQueue, strategy: Strategy) -> None:
+        """A finished task: its records told to the strategy and recorded (a fold is held until
+        all the folds of its unit are in; a lost worker's task goes out again)."""
+        assert task.future is not None
+        if task.fold is not None and not folds.active(task.trials):
+            task.future.release()  # another fold of this unit already failed it for good
+            return
+        result = self._outcome(window, task, results)
+        if result is None:
+            return
+        if isinstance(result, FoldResult):
+            self.sizer.observe(1 / self.problem.cv.folds, result.seconds, self._remaining(queue))
+            parts = folds.add(task.trials, result)
+            if parts is None:
+                return
+            records = combine_folds(self.problem, task.trials, parts)
+        else:
+            records = result
+            if task.fold is None:
+                self.sizer.observe(task.units, sum(r.fit_time + r.score_time for r in records),
+                                   self._remaining(queue))
+        folds.discard(task.trials)
+        strategy.tell(self.recorder.add(records))
 
     def _remaining(self, queue: WorkQueue) -> int:
         return max(0, queue.total - self.stats.finished)

@@ -10,7 +10,7 @@ configured shuffle and seed, and scoring uses scikit-learn's scorers, so each tr
 from __future__ import annotations
 
 import contextlib
-import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -18,8 +18,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
+import sklearn
 from sklearn.model_selection import KFold, StratifiedKFold
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from tuner import checkpoints
 from tuner.columns import Columns
@@ -89,18 +90,29 @@ _inputs: dict = {}  #: (Problem.data_key, ModelAdapter.input_kind) -> X as that 
 
 
 _limits = threading.local()
+_controllers: dict[int, ThreadpoolController] = {}  #: len(sys.modules) -> the libraries loaded then
+
+
+def _controller() -> ThreadpoolController:
+    """threadpoolctl's view of the loaded OpenMP/BLAS libraries. Finding them reads the process's
+    memory map (milliseconds: more than a tiny trial), so it is done again only once modules were
+    imported since (a model library's first trial)."""
+    n = len(sys.modules)
+    if n not in _controllers:
+        _controllers.clear()
+        _controllers[n] = ThreadpoolController()
+    return _controllers[n]
 
 
 @contextlib.contextmanager
 def _thread_limits(n_threads: int):
-    """OpenMP/BLAS threads limited to the worker slot. Entered once per task, not per trial:
-    threadpoolctl inspects every loaded library, which costs more than a tiny trial."""
+    """OpenMP/BLAS threads limited to the worker slot, once per task (not per trial)."""
     if getattr(_limits, "active", False):
         yield
         return
     _limits.active = True
     try:
-        with threadpool_limits(limits=n_threads):
+        with _controller().limit(limits=n_threads):
             yield
     finally:
         _limits.active = False
@@ -143,7 +155,7 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                 else:
                     continued = True
                 t1 = time.perf_counter()
-                scores.append(metric.sign * float(scorer(est, X.iloc[test], y[test])))
+                scores.append(metric.sign * _score(scorer, est, X.iloc[test], y[test]))
                 fit_time += t1 - t0
                 score_time += time.perf_counter() - t1
                 models.append(est)
@@ -152,15 +164,13 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
             n_resources = int(trial.params[trial.resource])
             if trial.checkpoints is not None:
                 assert trial.config_id is not None  # rung trials always have one
-                url = checkpoints.checkpoint_url(trial.checkpoints, trial.config_id, n_resources)
-                try:
-                    checkpoints.save(url, adapter, models)
-                except Exception:  # unwritable: the next rung trains from scratch, same score
-                    logging.getLogger(__name__).warning("could not write checkpoint %s", url, exc_info=True)
-                if trial.continue_from is not None:
-                    checkpoints.remove(
-                        checkpoints.checkpoint_url(trial.checkpoints, trial.config_id, trial.continue_from)
-                    )
+                # written in the background while the record goes back (off the critical path)
+                checkpoints.save_later(
+                    None if trial.final else checkpoints.checkpoint_url(trial.checkpoints, trial.config_id, n_resources),
+                    adapter, models,
+                    replaces=None if trial.continue_from is None
+                    else checkpoints.checkpoint_url(trial.checkpoints, trial.config_id, trial.continue_from),
+                )
         else:
             n_resources = adapter.n_resources(est)
     except Exception as exc:  # a trial's own failure: record it, the search goes on
@@ -168,6 +178,14 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                                   worker=worker, started_at=started)
     return TrialRecord.ok(trial, problem.metric, scores, n_resources=n_resources, fit_time=fit_time,
                           score_time=score_time, worker=worker, started_at=started, continued=continued)
+
+
+def _score(scorer, model, X, y) -> float:
+    """The scorer's value for a fitted model. scikit-learn's check of the metric function's
+    arguments (tuner's own, the same for every fold) is skipped: it costs more than a tiny
+    trial's prediction; the arrays are still checked."""
+    with sklearn.config_context(skip_parameter_validation=True):
+        return float(scorer(model, X, y))
 
 
 def continuation_seed(seed: int, continue_from: int) -> int:
@@ -249,7 +267,7 @@ def evaluate_fold(problem: Problem, trials: list[Trial], fold: int) -> FoldResul
             adapter.fit(est, X.iloc[train], y[train], data_key=(*problem.data_key, fold), keep=problem.cv.folds)
             t1 = time.perf_counter()
             views = [adapter.staged(est, c) for c in counts] if counts else [est]
-            scores = [metric.sign * float(scorer(v, X.iloc[test], y[test])) for v in views]
+            scores = [metric.sign * _score(scorer, v, X.iloc[test], y[test]) for v in views]
             t2 = time.perf_counter()
         if not np.all(np.isfinite(scores)):
             raise FloatingPointError(f"non-finite scores {scores}")

@@ -117,8 +117,11 @@ class Search:
         return cls(str(path))
 
     def make_trial(self, model: str, params: dict, **rung_fields) -> Trial:
-        if rung_fields.get("resource") is not None:
+        resource = rung_fields.get("resource")
+        if resource is not None:
             rung_fields["checkpoints"] = self.checkpoints_url
+            max_resource = self.config.search.max_resource
+            rung_fields["final"] = max_resource is not None and params.get(resource, 0) >= max_resource
         return Trial.create(model, params, self._context, **rung_fields)
 
     @property
@@ -336,6 +339,8 @@ class Search:
         dispatched = engine.stats.submitted_trials
         ids = engine.stats.trial_ids
         if c.search.budgeted:
+            # the workers write checkpoints in the background: let them finish, then remove them all
+            _resilient(lambda: client.run(checkpoints.wait_written), "waiting for checkpoint writes")
             self._remove_checkpoints()
         results = with_promotions(store.read())
         results = results[results["trial_id"].isin(ids)].reset_index(drop=True) if len(results) else results

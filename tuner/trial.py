@@ -31,6 +31,7 @@ class Trial:
     resource: str | None = None  #: the parameter that is the budget (boosting rounds)
     continue_from: int | None = None  #: budget of the previous rung, to continue its checkpoint
     checkpoints: str | None = None  #: URL of the folder holding checkpoints between rungs
+    final: bool = False  #: the top rung (max_resource): no rung continues from it, no checkpoint kept
 
     @classmethod
     def create(cls, model: str, params: dict, context: str, **rung_fields: Any) -> Trial:

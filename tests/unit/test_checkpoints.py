@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import pickle
+import threading
 import zipfile
 from pathlib import Path
 
@@ -129,10 +130,45 @@ def test_adapter_without_format_writes_nothing(tmp_path, caplog):
     assert checkpoints.load(url, Plain(), {}, "regression", 1, 0, 2) is None
 
 
+# -- written off the trial's critical path ------------------------------------------------------
+
+
+def test_a_checkpoint_is_written_in_the_background_and_its_continuation_waits_for_it(tmp_path, monkeypatch):
+    adapter, models = _fit_folds("xgboost")
+    release = threading.Event()
+    dump = adapter.dump_model
+    monkeypatch.setattr(adapter, "dump_model", lambda m: (release.wait(30), dump(m))[1])
+    url = checkpoints.checkpoint_url(str(tmp_path), "cfg", FIRST)
+    checkpoints.save_later(url, adapter, models)
+    assert not os.path.exists(url)  # save_later returned with the write still to do
+    threading.Timer(0.3, release.set).start()
+    loaded = _load(url, "xgboost")  # waits for this process's write
+    assert loaded is not None and len(loaded) == 2
+
+
+def test_a_continuation_waits_for_a_checkpoint_another_worker_is_still_writing(tmp_path):
+    adapter, models = _fit_folds("xgboost")
+    url = checkpoints.checkpoint_url(str(tmp_path), "cfg", FIRST)
+    threading.Timer(0.5, checkpoints.save, args=(url, adapter, models)).start()  # not this process's write
+    loaded = _load(url, "xgboost")
+    assert loaded is not None and len(loaded) == 2
+
+
+def test_the_checkpoint_continued_from_is_removed_once_the_next_one_is_written(tmp_path):
+    adapter, models = _fit_folds("xgboost")
+    first = checkpoints.checkpoint_url(str(tmp_path), "cfg", FIRST)
+    checkpoints.save(first, adapter, models)
+    second = checkpoints.checkpoint_url(str(tmp_path), "cfg", FIRST + EXTRA)
+    checkpoints.save_later(second, adapter, models, replaces=first)
+    checkpoints.wait_written()
+    assert os.path.exists(second) and not os.path.exists(first)
+
+
 # -- refused files: None, and a warning naming the path ------------------------------------------
 
 
-def test_missing_file_is_none_without_warning(tmp_path, caplog):
+def test_missing_file_is_none_without_warning(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(checkpoints, "WAIT_SECONDS", 0.2)  # no other worker is writing it
     with caplog.at_level(logging.WARNING, logger="tuner.checkpoints"):
         assert _load(str(tmp_path / "nope" / "cfg-5.ckpt"), "xgboost") is None
     assert caplog.records == []

@@ -104,7 +104,10 @@ def test_continued_training_predicts_like_training_from_scratch(model, params):
     np.testing.assert_array_equal(continued.predict(X), scratch.predict(X))
 
 
-def test_lost_checkpoint_recomputes_the_same_score(tmp_path):
+def test_lost_checkpoint_recomputes_the_same_score(tmp_path, monkeypatch):
+    from tuner import checkpoints
+
+    monkeypatch.setattr(checkpoints, "WAIT_SECONDS", 0.2)  # no other worker is writing a lost one
 
     from tuner.checkpoints import checkpoint_url
 
@@ -115,13 +118,16 @@ def test_lost_checkpoint_recomputes_the_same_score(tmp_path):
     )
     path = lambda n: checkpoint_url(str(tmp_path / "ckpt"), make(10, 0, None).config_id, n)  # noqa: E731
     r0 = evaluate_trial(problem, make(10, 0, None))
+    checkpoints.wait_written()  # written in the background, off the trial's critical path
     assert r0.is_ok and os.listdir(tmp_path / "ckpt") == [os.path.basename(path(10))]
     continued = evaluate_trial(problem, make(30, 1, 10))
     assert continued.continued is True
+    checkpoints.wait_written()
     assert os.listdir(tmp_path / "ckpt") == [os.path.basename(path(30))]  # previous removed
     # the rung-1 checkpoint is lost (or was never written): rung 2 trains from scratch, same score
     os.remove(path(30))
     recomputed = evaluate_trial(problem, make(30, 1, 10))
+    checkpoints.wait_written()
     assert recomputed.continued is False
     assert recomputed.mean_test_score == pytest.approx(continued.mean_test_score, abs=1e-12)
     # a corrupt checkpoint is never trusted either
@@ -135,6 +141,7 @@ def test_checkpoint_replaced_by_a_code_running_pickle_is_refused(tmp_path):
     """Nothing from a results location is unpickled: the rung is recomputed, the code never runs."""
     import pickle
 
+    from tuner import checkpoints
     from tuner.checkpoints import checkpoint_url
 
     problem = Problem(DataSpec(dataset="diabetes"), "regression", CVConfig(3, True, 0), "rmse")
@@ -144,6 +151,7 @@ def test_checkpoint_replaced_by_a_code_running_pickle_is_refused(tmp_path):
     )
     first = evaluate_trial(problem, make(10, 0, None))
     assert first.is_ok
+    checkpoints.wait_written()  # the real checkpoint is on disk before it is replaced below
     marker = tmp_path / "code-ran"
     with open(checkpoint_url(str(tmp_path / "ckpt"), first.config_id, 10), "wb") as fh:
         pickle.dump(ShellPayload(marker), fh)
