@@ -53,7 +53,9 @@ TOP_KEYS = ("name", "data", "task", "cv", "metric", "seed", "search", "models", 
 STRATEGIES = tuple(STRATEGY_REGISTRY)
 BUDGETED = tuple(name for name, cls in STRATEGY_REGISTRY.items() if cls.budgeted)
 #: strategies that take search.max_resource as a ladder of rounds scored from one fit
-LADDER_STRATEGIES = ("random", "tpe")
+#: strategies whose configurations an Optuna sampler proposes (tuner/strategies/model_based.py)
+MODEL_BASED = ("tpe", "cmaes")
+LADDER_STRATEGIES = ("random", *MODEL_BASED)
 ENGINES = tuple(ENGINE_REGISTRY)
 DATA_KEYS = ("dataset", "path", "target", "drop", "features", "categorical", "dates", "sample", "seed",
              "n_samples", "n_features", "n_classes")
@@ -91,7 +93,7 @@ class SearchConfig:
     min_resource: int = 10  #: rounds in the first rung
     max_resource: int = 270  #: rounds at the top rung
     eta: int = 3
-    #: random, tpe with max_resource: each configuration trained once to max_resource rounds and
+    #: random, tpe, cmaes with max_resource: each configuration trained once to max_resource rounds and
     #: scored at every count of :meth:`ladder` from that one fit
     rounds_ladder: bool = False
     budget: Budget | None = None  #: stop asking for trials once this is spent (tuner.budget)
@@ -383,13 +385,15 @@ def _search(raw: dict) -> SearchConfig:
         for key in BUDGET_KEYS:
             if key in s:
                 raise ConfigError(f"search.{key}", s[key], "only with strategy " + ", ".join(BUDGETED)
-                                  + " (and with random or tpe, after max_resource: a ladder of rounds)")
-    if strategy in ("random", "successive_halving", "asha", "tpe"):
-        n_trials = integer((30 if strategy == "tpe" else 10) if n_trials is None else n_trials, "search.n_trials", 1)
+                                  + " (and with " + ", ".join(LADDER_STRATEGIES)
+                                  + ", after max_resource: a ladder of rounds)")
+    if strategy in ("random", "successive_halving", "asha", *MODEL_BASED):
+        n_trials = integer((30 if strategy in MODEL_BASED else 10) if n_trials is None else n_trials,
+                           "search.n_trials", 1)
     elif n_trials is not None:
         why = "a grid runs every point" if strategy == "grid" else "Hyperband's brackets fix the number"
         raise ConfigError("search.n_trials", n_trials,
-                          f"only with strategy random, tpe, successive_halving or asha ({why})")
+                          f"only with strategy random, {', '.join(MODEL_BASED)}, successive_halving or asha ({why})")
     if STRATEGY_REGISTRY[strategy].adaptive and not STRATEGY_REGISTRY[strategy].budgeted \
             and s.get("engine", "tuner") != "tuner":
         raise ConfigError("search.engine", s.get("engine"), f"'tuner' with strategy '{strategy}'")

@@ -29,7 +29,7 @@ from distributed import Client
 from tuner import checkpoints
 from tuner.budget import BudgetGuard, Spend
 from tuner.cluster import connect, dashboard_link
-from tuner.config import Config, load_config
+from tuner.config import MODEL_BASED, Config, load_config
 from tuner.engine import get_engine
 from tuner.errors import ConfigError, ResultsError
 from tuner.evaluate import Problem
@@ -212,12 +212,12 @@ class Search:
     def spend(self, strategy: Strategy | None = None) -> dict | None:
         """Rounds and fits the search trains (shared fits once, continued rungs their extra rounds,
         :class:`tuner.budget.Spend`), before any budget; None where it depends on results
-        (ASHA, or tpe without a rounds ladder) or the grid is larger than :data:`SPEND_LIMIT`."""
+        (ASHA, or tpe and cmaes without a rounds ladder) or the grid is larger than :data:`SPEND_LIMIT`."""
         c = self.config
         strategy = strategy or self._strategy()
         if isinstance(strategy, PlannedStrategy) and strategy.total() > SPEND_LIMIT:
             return None
-        if c.search.strategy == "asha" or (c.search.strategy == "tpe" and not c.search.rounds_ladder):
+        if c.search.strategy == "asha" or (c.search.strategy in MODEL_BASED and not c.search.rounds_ladder):
             return None
         spend = Spend(c.task, c.cv.folds)
         for t in self._trials(strategy):

@@ -22,7 +22,7 @@ STRATEGIES = {**STRATEGY_SECTIONS, "asha": {**STRATEGY_SECTIONS["asha"], "n_tria
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_every_view_agrees_on_best_ids_and_counts(strategy, client, tmp_path, capsys):
     models = dict(MODELS)
-    if strategy in ("grid", "random", "tpe"):  # rounds are the budget of the others
+    if strategy in ("grid", "random", "tpe", "cmaes"):  # rounds are the budget of the others
         models = {m: {**space, ("n_estimators" if m == "xgboost" else "max_iter"): [5, 10]}
                   for m, space in MODELS.items()}
     cfg = small_config(tmp_path, search=STRATEGIES[strategy], models=models)
@@ -39,7 +39,7 @@ def test_every_view_agrees_on_best_ids_and_counts(strategy, client, tmp_path, ca
     assert cli["trials"] == len(df) == tables["counts"].trials == len(set(df["trial_id"]))
     assert cli["ok"] + cli["failed"] == cli["trials"]
     assert cli["configurations"] == tables["counts"].configurations
-    if strategy in ("grid", "random", "tpe"):
+    if strategy in ("grid", "random", "tpe", "cmaes"):
         assert cli["configurations"] == cli["trials"]
     else:  # rungs are trials of their own; configurations group them
         assert cli["configurations"] < cli["trials"]

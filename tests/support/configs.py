@@ -60,5 +60,6 @@ STRATEGY_SECTIONS = {
     "hyperband": {"strategy": "hyperband", **BUDGET},
     "asha": {"strategy": "asha", "n_trials": 3, **BUDGET},
     "tpe": {"strategy": "tpe", "n_trials": 3},
+    "cmaes": {"strategy": "cmaes", "n_trials": 3},
     "bohb": {"strategy": "bohb", **BUDGET},
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tuner.strategies.base import PlannedStrategy, Strategy
 from tuner.strategies.grid import GridStrategy
 from tuner.strategies.hyperband import ASHAStrategy, BudgetedStrategy, HyperbandStrategy, SuccessiveHalvingStrategy
-from tuner.strategies.model_based import BOHBStrategy, TPEStrategy
+from tuner.strategies.model_based import BOHBStrategy, CmaEsStrategy, TPEStrategy
 from tuner.strategies.random import RandomStrategy
 
 STRATEGIES: dict[str, type[Strategy]] = {
@@ -15,6 +15,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     "hyperband": HyperbandStrategy,
     "asha": ASHAStrategy,
     "tpe": TPEStrategy,
+    "cmaes": CmaEsStrategy,
     "bohb": BOHBStrategy,
 }
 
@@ -23,6 +24,7 @@ __all__ = [
     "ASHAStrategy",
     "BOHBStrategy",
     "BudgetedStrategy",
+    "CmaEsStrategy",
     "GridStrategy",
     "HyperbandStrategy",
     "PlannedStrategy",

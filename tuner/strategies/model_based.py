@@ -19,6 +19,13 @@ Parquet store; Optuna's storages are not used.
   more, which results a proposal sees depends on the order they land, as with any asynchronous
   parallel model-based search: scores of a given configuration are reproducible, the sequence
   of configurations is not.
+
+``strategy: cmaes`` is the same with Optuna's :class:`optuna.samplers.CmaEsSampler` (CMA-ES with
+margin, for integer parameters; Hansen 2016, Hamano et al. 2022): for spaces of numeric
+parameters, where it adapts a full covariance. Parameters given as lists of choices are drawn at
+random by it (CMA-ES has no categorical model), and configurations restored from earlier runs
+count towards ``n_trials`` without informing its distribution (it starts a fresh generation).
+Optuna's Gaussian-process sampler is not offered: it needs PyTorch, too heavy for worker images.
 """
 
 from __future__ import annotations
@@ -41,8 +48,6 @@ from tuner.trial import Trial
 if TYPE_CHECKING:
     from tuner.record import TrialRecord
 
-#: ``search.strategy`` -> how its sampler is made (Optuna's class, and its options)
-SAMPLERS = {"tpe": "TPESampler"}
 
 
 def _optuna():
@@ -75,15 +80,20 @@ def distributions(space) -> tuple[dict[str, Any], dict[str, Any]]:
     return out, fixed
 
 
-def new_study(seed: int, name: str, greater_is_better: bool, **sampler_options):
-    """An in-memory Optuna study with a multivariate TPE sampler, seeded by ``seed`` and ``name``
-    (one study per model, or per model and budget), in the metric's direction."""
+def new_study(seed: int, name: str, greater_is_better: bool, sampler: str = "tpe", **sampler_options):
+    """An in-memory Optuna study, seeded by ``seed`` and ``name`` (one study per model, or per
+    model and budget), in the metric's direction, with a multivariate TPE sampler (``sampler``
+    ``"tpe"``) or CMA-ES with margin (``"cmaes"``)."""
     optuna = _optuna()
-    with warnings.catch_warnings():  # multivariate and constant_liar are marked experimental
+    seed = (seed * 1_000_003 + zlib.crc32(name.encode())) % 2**32
+    with warnings.catch_warnings():  # multivariate, constant_liar and with_margin are marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=(seed * 1_000_003 + zlib.crc32(name.encode())) % 2**32,
-                                             multivariate=True, **sampler_options)
-    return optuna.create_study(direction="maximize" if greater_is_better else "minimize", sampler=sampler)
+        if sampler == "cmaes":
+            made = optuna.samplers.CmaEsSampler(seed=seed, with_margin=True, warn_independent_sampling=False,
+                                                **sampler_options)
+        else:
+            made = optuna.samplers.TPESampler(seed=seed, multivariate=True, **sampler_options)
+    return optuna.create_study(direction="maximize" if greater_is_better else "minimize", sampler=made)
 
 
 class _Proposal:
@@ -99,6 +109,8 @@ class TPEStrategy(Strategy):
 
     adaptive = True
     sampler_name = "tpe"
+    #: constant liar: a running trial counts as the worst value so far (parallel proposals spread out)
+    sampler_options: dict[str, Any] = {"constant_liar": True}
 
     def __init__(self, models, search, make_trial, greater_is_better=False, resources=None):
         super().__init__(models, search, make_trial, greater_is_better, resources)
@@ -222,8 +234,17 @@ class TPEStrategy(Strategy):
         if model not in self._studies:
             space = next(m.space for m in self.models if m.name == model)
             self._spaces[model] = distributions(space)
-            self._studies[model] = new_study(self.search.seed, model, self.greater_is_better, constant_liar=True)
+            self._studies[model] = new_study(self.search.seed, model, self.greater_is_better, self.sampler_name,
+                                             **self.sampler_options)
         return self._studies[model]
+
+
+class CmaEsStrategy(TPEStrategy):
+    """Optuna's CMA-ES (with margin) over each model's numeric parameters, ``n_trials``
+    configurations per model; everything else as :class:`TPEStrategy`."""
+
+    sampler_name = "cmaes"
+    sampler_options: dict[str, Any] = {}
 
 
 # -- BOHB -------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""``strategy: tpe`` on a real cluster: every trial recorded, and a resumed search dispatches
+"""``strategy: tpe`` (and ``cmaes``) on a real cluster: every trial recorded, and a resumed search dispatches
 nothing that finished (the sampler is told the results first)."""
 
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from tests.support.configs import small_config
 from tuner import Search
@@ -12,8 +13,9 @@ SPACE = {"xgboost": {"max_depth": {"randint": [2, 8]}, "learning_rate": {"loguni
                      "n_estimators": [20]}}
 
 
-def test_tpe_runs_and_resumes_without_redoing_anything(client, tmp_path):
-    cfg = small_config(tmp_path, search={"strategy": "tpe", "n_trials": 12, "seed": 0}, models=SPACE)
+@pytest.mark.parametrize("kind", ["tpe", "cmaes"])
+def test_tpe_runs_and_resumes_without_redoing_anything(client, tmp_path, kind):
+    cfg = small_config(tmp_path, search={"strategy": kind, "n_trials": 12, "seed": 0}, models=SPACE)
     first = Search(cfg).run(client, progress=False, refit=False)
     assert first.dispatched == 12 and (first.results_["status"] == "ok").all()
     assert first.results_["trial_id"].is_unique

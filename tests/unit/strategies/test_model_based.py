@@ -9,21 +9,22 @@ import pytest
 
 from tuner.config import load_config
 from tuner.record import TrialRecord
-from tuner.strategies.model_based import TPEStrategy, distributions
+from tuner.strategies import STRATEGIES
+from tuner.strategies.model_based import CmaEsStrategy, TPEStrategy, distributions
 from tuner.trial import Trial
 
 SPACE = {"max_depth": {"randint": [2, 10]}, "learning_rate": {"loguniform": [0.001, 1.0]},
          "subsample": {"uniform": [0.5, 1.0]}, "booster": ["gbtree", "dart"], "n_estimators": 50}
 
 
-def strategy(n_trials: int = 30, seed: int = 0, models=None) -> TPEStrategy:
-    cfg = load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": "tpe", "n_trials": n_trials, "seed": seed},
+def strategy(n_trials: int = 30, seed: int = 0, models=None, kind: str = "tpe") -> TPEStrategy:
+    cfg = load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": kind, "n_trials": n_trials, "seed": seed},
                        "models": models or {"xgboost": SPACE}})
 
     def make_trial(model, params, **_):
         return Trial.create(model, params, "ctx")
 
-    return TPEStrategy(cfg.models, cfg.search, make_trial, greater_is_better=False)
+    return STRATEGIES[kind](cfg.models, cfg.search, make_trial, greater_is_better=False)
 
 
 def loss(params: dict) -> float:
@@ -111,12 +112,39 @@ def test_models_take_turns():
     assert sorted(t.model for t in s.ask(6)) == ["lightgbm"] * 3 + ["xgboost"] * 3
 
 
+NUMERIC = {k: v for k, v in SPACE.items() if k != "booster"} | {"booster": "gbtree"}
+
+
+def test_cmaes_learns_reproduces_and_resumes():
+    """CMA-ES (strategy: cmaes) through the same ask/tell: proposals improve, one slot and a seed
+    give the same proposals, a resumed search proposes only what is missing."""
+    s = strategy(n_trials=60, seed=3, models={"xgboost": NUMERIC}, kind="cmaes")
+    assert isinstance(s, CmaEsStrategy)
+    asked = drive(s, slots=1)
+    assert len(asked) == 60 and len({t.trial_id for t in asked}) == 60
+    first, last = [loss(t.params) for t in asked[:10]], [loss(t.params) for t in asked[-10:]]
+    assert sorted(last)[5] < sorted(first)[5] / 2
+    again = [t.trial_id for t in drive(strategy(n_trials=60, seed=3, models={"xgboost": NUMERIC}, kind="cmaes"))]
+    assert again == [t.trial_id for t in asked]
+    more = strategy(n_trials=64, seed=3, models={"xgboost": NUMERIC}, kind="cmaes")
+    assert len(more.restore({t.trial_id: done(t) for t in asked})) == 60
+    more.set_parallelism(8)
+    new = more.ask(10)
+    assert len(new) == 4 and not {t.trial_id for t in new} & {t.trial_id for t in asked}
+
+
+def test_cmaes_draws_choices_from_lists_and_keeps_the_slots_busy():
+    asked = drive(strategy(n_trials=20, kind="cmaes"), slots=4)
+    assert len(asked) == 20 and {t.params["booster"] for t in asked} == {"gbtree", "dart"}
+
+
+@pytest.mark.parametrize("kind", ["tpe", "cmaes"])
 @pytest.mark.parametrize("bad", [{"engine": "dask-ml"}, {"n_trials": 0}])
-def test_config_rules(bad):
+def test_config_rules(bad, kind):
     from tuner.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": "tpe", **bad},
+        load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": kind, **bad},
                      "models": {"xgboost": {"max_depth": [2, 3]}}})
 
 
