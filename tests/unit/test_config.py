@@ -144,3 +144,17 @@ results: {tmp_path}/results/
     assert plan["models"]["lightgbm"]["trials"] == 9  # 3 grid points from the loguniform
     assert plan["models"]["catboost"]["trials"] == 6
     assert plan["total_fits"] == (18 + 9 + 6 + 2) * 3
+
+
+@pytest.mark.parametrize(("search", "expected"), [
+    ({"strategy": "hyperband", "max_resource": 810}, 90),   # two rungs below the top: 90, 270, 810
+    ({"strategy": "asha"}, 30),                              # the default max_resource 270
+    ({"strategy": "bohb", "max_resource": 100, "eta": 2}, 25),
+    ({"strategy": "random", "max_resource": 810, "n_trials": 2}, 90),  # the rounds ladder too
+    ({"strategy": "hyperband", "max_resource": 810, "min_resource": 10}, 10),  # yours wins
+])
+def test_min_resource_defaults_to_two_rungs_below_the_top(search, expected):
+    from tuner.config import load_config
+
+    cfg = load_config({"data": {"dataset": "diabetes"}, "search": search, "models": {"xgboost": {"max_depth": [2, 3]}}})
+    assert cfg.search.min_resource == expected
