@@ -22,7 +22,9 @@ Calibration timings come from this machine: slower or faster workers scale every
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -96,7 +98,9 @@ def calibrate(problem, models: Sequence, work: Sequence[FitTask] | None = None, 
             timed = []
             for rounds in ((low, high) if adapter.rounds_param else (None,)):
                 p = {**params, adapter.rounds_param: rounds} if rounds is not None else params
-                result = evaluate_fold(problem, [Trial.create(m.name, p, "calibration")], 0)
+                with contextlib.redirect_stdout(io.StringIO()):  # a library's own complaint about an
+                    # invalid point (LightGBM prints "[Fatal] ..."): the error is kept below instead
+                    result = evaluate_fold(problem, [Trial.create(m.name, p, "calibration")], 0)
                 if result.errors[0] is not None:  # fails in the search too: recorded as failed there
                     errors.append(result.errors[0])
                     break

@@ -41,8 +41,9 @@ from tuner.progress import SearchProgress
 from tuner.projection import DEFAULT_WORKERS, MAX_TASKS, Projection, TimeModel, calibrate, durations, fit_tasks, project
 from tuner.record import RUNG_COLUMNS, TrialRecord, TrialStatus
 from tuner.results import best_per_model, check_columns, rank, with_promotions
+from tuner.space import ParamSpace
 from tuner.store import ResultStore, result_schema
-from tuner.strategies import STRATEGIES, BudgetedStrategy, PlannedStrategy, Strategy
+from tuner.strategies import STRATEGIES, BudgetedStrategy, GridStrategy, PlannedStrategy, Strategy
 from tuner.trial import Trial, context_key
 from tuner.tuned_model import TunedModel, fit_best
 from tuner.user_code import ship
@@ -215,13 +216,22 @@ class Search:
         (ASHA, or tpe and cmaes without a rounds ladder) or the grid is larger than :data:`SPEND_LIMIT`."""
         c = self.config
         strategy = strategy or self._strategy()
-        if isinstance(strategy, PlannedStrategy) and strategy.total() > SPEND_LIMIT:
+        if isinstance(strategy, GridStrategy):  # counted a fit group at a time (Spend.add_grid)
+            groups = sum(ParamSpace({k: v for k, v in m.space.params.items() if k != m.adapter.rounds_param})
+                         .grid_size(c.search.grid_resolution) for m in c.models)
+            if groups > SPEND_LIMIT:
+                return None
+        elif isinstance(strategy, PlannedStrategy) and strategy.total() > SPEND_LIMIT:
             return None
         if c.search.strategy == "asha" or (c.search.strategy in MODEL_BASED and not c.search.rounds_ladder):
             return None
         spend = Spend(c.task, c.cv.folds)
-        for t in self._trials(strategy):
-            spend.add(t)
+        if isinstance(strategy, GridStrategy):
+            for m in c.models:
+                spend.add_grid(m.name, m.space, c.search.grid_resolution)
+        else:
+            for t in self._trials(strategy):
+                spend.add(t)
         return spend.as_dict()
 
     def data_summary(self) -> dict:

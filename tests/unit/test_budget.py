@@ -67,3 +67,28 @@ def test_budget_of_minutes_stops_asking():
     guard = BudgetGuard(search().strategy(), Budget(minutes=1e-9), "regression", 3)
     assert guard.ask(3)  # the clock starts at the first ask
     assert guard.ask(3) == []
+
+
+@pytest.mark.parametrize("models", [
+    {"xgboost": {"max_depth": [2, 3, 4], "n_estimators": [10, 50, 30], "learning_rate": {"loguniform": [0.01, 0.3]}}},
+    {"xgboost": {"booster": ["gbtree", "dart"], "n_estimators": [10, 20]}},  # DART: no sharing
+    {"xgboost": {"max_depth": [2, 2, 3]}},  # no rounds in the grid, a point listed twice
+    {"catboost": {"depth": [2, 3], "iterations": [10, 20]}},  # no learning_rate: no sharing
+    {"catboost": {"depth": [2, 3], "iterations": [10, 20], "learning_rate": [0.1]},
+     "lightgbm": {"num_leaves": [4, 8], "n_estimators": {"randint": [10, 100]}},
+     "sklearn.linear_model.Ridge": {"alpha": [0.1, 1.0]}},
+])
+def test_a_grid_counted_a_fit_group_at_a_time_spends_what_its_trials_do(models):
+    """tuner plan counts a grid's spend group by group (Spend.add_grid); it must equal the
+    trial-by-trial count the engine's own sharing rule gives."""
+    s = Search({"data": {"dataset": "diabetes"}, "cv": {"folds": 3}, "search": {"strategy": "grid"},
+                "models": models})
+    reference = Spend(s.config.task, 3)
+    for t in s.strategy().iter_trials():
+        reference.add(t)
+    assert s.spend() == reference.as_dict()
+    fast = Spend(s.config.task, 3)
+    for m in s.config.models:
+        fast.add_grid(m.name, m.space, s.config.search.grid_resolution)
+    assert sorted((u.model, u.rounds) for u in fast.units.values()) == \
+        sorted((u.model, u.rounds) for u in reference.units.values())
