@@ -7,9 +7,10 @@ x folds, for each seed:
 
 * ``tuner tpe``: ``strategy: tpe`` with ``max_resource``: ``--trials`` configurations, each
   trained once to ``--max-rounds`` and scored at every count of the rounds ladder;
+* ``tuner cmaes``: the same with ``strategy: cmaes`` (Optuna's CMA-ES sampler);
 * ``tuner random``: ``strategy: random``, same ladder, ``--trials`` configurations;
 * ``tuner random x2``: the same with twice the configurations (2B);
-* ``tuner hyperband``: min_resource max/27, eta 3; its spend is fixed by its schedule, counted
+* ``tuner hyperband``: min_resource at its default (max/9), eta 3; its spend is fixed by its schedule, counted
   from its rows (a continued rung trains only its extra rounds);
 * ``optuna tpe``: ``optuna.create_study(sampler=TPESampler(seed, multivariate=True))``, objective
   = ``cross_val_score`` of the library's scikit-learn estimator at ``--max-rounds`` rounds on the
@@ -74,7 +75,7 @@ CHECK_POINT = {
                  "min_child_samples": 20, "bagging_freq": 1},
 }
 
-METHODS = ("tuner tpe", "tuner random", "tuner random x2", "tuner hyperband", "optuna tpe",
+METHODS = ("tuner tpe", "tuner cmaes", "tuner random", "tuner random x2", "tuner hyperband", "optuna tpe",
            "optuna tpe +rounds")
 
 
@@ -382,11 +383,10 @@ def main() -> None:
                            "models": {spec["library"]: space}}
                     run: dict = {"seed": seed}
                     if method.startswith("tuner"):
-                        if method == "tuner hyperband":
-                            cfg["search"] = {"strategy": "hyperband", "min_resource": min_r, "max_resource": R,
-                                             "eta": 3, "seed": seed}
+                        if method == "tuner hyperband":  # min_resource: its default, max / eta^2
+                            cfg["search"] = {"strategy": "hyperband", "max_resource": R, "eta": 3, "seed": seed}
                         else:
-                            cfg["search"] = {"strategy": "tpe" if method == "tuner tpe" else "random",
+                            cfg["search"] = {"strategy": {"tuner tpe": "tpe", "tuner cmaes": "cmaes"}.get(method, "random"),
                                              "n_trials": 2 * n if method == "tuner random x2" else n,
                                              "min_resource": min_r, "max_resource": R, "eta": 3, "seed": seed}
                         df, wall, search = run_tuner(client, cfg)
@@ -484,8 +484,8 @@ def report(name_out: str, meta: dict, out: dict, machine: dict | None = None) ->
         "the same splits for every method. Spaces: XGBoost max_depth 2..10, learning_rate log 0.01..0.3, "
         "subsample and colsample_bytree 0.5..1, min_child_weight log 1..100; LightGBM num_leaves 4..128, "
         "learning_rate log 0.01..0.3, feature_fraction and bagging_fraction 0.5..1 (bagging_freq 1), "
-        f"min_child_samples 5..100. tuner: ladder {min_r}..{R} (eta 3) for tpe and random, hyperband "
-        f"min_resource {min_r}, max_resource {R}, eta 3, on a LocalCluster of 2 workers x 1 thread; "
+        f"min_child_samples 5..100. tuner: ladder {min_r}..{R} (eta 3) for tpe, cmaes and random, hyperband "
+        f"min_resource {R // 9} (its default, max_resource / eta^2), max_resource {R}, eta 3, on a LocalCluster of 2 workers x 1 thread; "
         f"Optuna: TPESampler(seed, multivariate=True), `study.optimize(n_jobs=2)`, objective "
         f"`cross_val_score` at {R} rounds; `+rounds` also tunes n_estimators (log-int {min_r}..{R}) until "
         "its rounds reach B.",

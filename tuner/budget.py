@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tuner.strategies.base import Strategy
-from tuner.trial import Trial
+from tuner.trial import ROWS, Trial
 
 if TYPE_CHECKING:
     from tuner.record import TrialRecord
@@ -83,6 +83,11 @@ class Spend:
         from tuner.models import get_adapter
 
         adapter = get_adapter(trial.model)
+        if trial.resource == ROWS:  # a rung on a share of the rows: trained afresh at the model's rounds
+            params = {k: v for k, v in trial.params.items() if k != ROWS}
+            self._add_fit(("trial", trial.trial_id), trial.model, params,
+                          self._rounds(FitTask(trial.model, params, 0), adapter))
+            return
         rounds = self._rounds(trial, adapter)
         if trial.resource is not None:  # a rung: continued training adds only its extra rounds
             rounds -= trial.continue_from or 0

@@ -146,7 +146,8 @@ def _print_table(df, title: str, metric: str) -> None:
 
     budgeted = "rung" in df.columns and df["rung"].notna().any()
     table = Table(title=title)
-    columns = ["model", metric, "± std", *(["rung", "rounds"] if budgeted else []), "params", "trial_id"]
+    budget = "rows %" if "param_rows" in df.columns and df["param_rows"].notna().any() else "rounds"
+    columns = ["model", metric, "± std", *(["rung", budget] if budgeted else []), "params", "trial_id"]
     for col in columns:
         table.add_column(col, overflow="fold", no_wrap=col != "params")
     for _, row in df.iterrows():
@@ -212,13 +213,14 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(table.to_dict("records"), indent=2))
         return 0
-    print("rank correlation of each round count's scores with the largest count's (Spearman; +1: short runs rank "
-          "configurations as long runs do, 0: they say nothing)")
+    print("rank correlation of each budget's scores (round count, or share of the rows) with the largest's "
+          "(Spearman; +1: short runs rank configurations as long runs do, 0: they say nothing)")
     for model, group in table.groupby("model", sort=False):
         print(f"  {model}")
         for _, row in group.iterrows():
             rho = "n/a (fewer than 3)" if pd.isna(row["spearman"]) else f"{row['spearman']:+.2f}"
-            print(f"    {int(row['rounds']):>7,} rounds  {rho:>6}  over {int(row['configurations']):,} configurations")
+            budget = f"{int(row['rounds']):>7,} rounds" if row["unit"] == "rounds" else f"{int(row['rounds']):>5}% of the rows"
+            print(f"    {budget}  {rho:>6}  over {int(row['configurations']):,} configurations")
     return 0
 
 

@@ -45,6 +45,7 @@ from tuner.models import BUILTIN, ModelAdapter, get_adapter
 from tuner.space import ParamSpace
 from tuner.strategies import STRATEGIES as STRATEGY_REGISTRY
 from tuner.target import TASKS, Target, check_target
+from tuner.trial import ROWS
 from tuner.user_code import code_paths, importable, module_source, search_folders
 from tuner.validation import adapt_bounds, boolean, check_keys, choice, integer, section
 
@@ -89,7 +90,7 @@ class SearchConfig:
     window: int | None = None  #: trials in flight at once; default: 4 x the cluster's threads
     max_attempts: int = 3  #: times a trial is retried when it kills its worker
     # successive_halving | hyperband | asha
-    resource: str | None = None  #: the budget parameter; default: each library's rounds
+    resource: str | None = None  #: the budget parameter; default: each library's rounds; "rows": a share of the rows
     min_resource: int = 30  #: rounds in the first rung (default: max_resource / eta^2)
     max_resource: int = 270  #: rounds at the top rung
     eta: int = 3
@@ -362,8 +363,10 @@ def _search(raw: dict) -> SearchConfig:
     budget: dict = {}
     ladder = strategy in LADDER_STRATEGIES and "max_resource" in s
     if strategy in BUDGETED or ladder:
+        rows = s.get("resource") == ROWS and strategy in BUDGETED
         budget["eta"] = integer(s.get("eta", 3), "search.eta", 2)
-        budget["max_resource"] = integer(s.get("max_resource", 270), "search.max_resource", 1)
+        budget["max_resource"] = integer(s.get("max_resource", 100 if rows else 270), "search.max_resource", 1,
+                                         100 if rows else None)
         # default: two rungs below the top (max / eta^2). Measured on California housing
         # (benchmarks/results/fidelity.md): XGBoost scores after max/9 rounds rank configurations
         # like the full run's (Spearman +0.64) where max/27 and max/81 do not (+0.44, +0.36)
@@ -379,7 +382,8 @@ def _search(raw: dict) -> SearchConfig:
             raise ConfigError("search.resource", resource, f"no value with strategy '{strategy}': its ladder counts "
                               "each library's own boosting rounds (n_estimators, iterations, max_iter)")
         if resource is not None and (not isinstance(resource, str) or not resource.isidentifier()):
-            raise ConfigError("search.resource", resource, "a parameter name such as n_estimators or iterations")
+            raise ConfigError("search.resource", resource, "a parameter name such as n_estimators or iterations, "
+                              f"or '{ROWS}' (a share of each training fold's rows, in percent)")
         budget["resource"] = resource
         budget["rounds_ladder"] = ladder
         if s.get("engine", "tuner") != "tuner":
@@ -446,6 +450,8 @@ def _check_budget(models: tuple[ModelConfig, ...], search: SearchConfig) -> None
         if resource in m.space.params:
             raise ConfigError(f"{key}.{resource}", m.space.params[resource],
                               f"no value: strategy '{search.strategy}' sets the budget '{resource}' itself")
+        if search.resource == ROWS:
+            continue  # every rung trains afresh on its share of the rows: no parameter, no continuation
         if search.resource is not None:
             m.adapter.validate_param_names([resource], "regression", "search.resource")
         m.adapter.check_budgeted(m.space, search.strategy, key)

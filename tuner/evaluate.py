@@ -28,7 +28,7 @@ from tuner.data import DataSpec, load_cached
 from tuner.metrics import get_metric, scorer_for
 from tuner.models import ModelAdapter, get_adapter
 from tuner.record import RunFields, TrialRecord, canonical_params, error_text, now, worker_name
-from tuner.trial import Trial
+from tuner.trial import ROWS, Trial
 
 if TYPE_CHECKING:
     from tuner.config import CVConfig
@@ -137,11 +137,15 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                 adapter, trial.params, problem.task, problem.n_threads, problem.seed, len(splits),
             )
         models, scores = [], []
+        params = estimator_params(trial)
         with _thread_limits(problem.n_threads):
             for i, (train, test) in enumerate(splits):
                 t0 = time.perf_counter()
                 est = None
-                data_key = (*problem.data_key, i)  # this fold: the library's dataset of it may be kept
+                data_key: tuple = (*problem.data_key, i)  # this fold: the library's dataset of it may be kept
+                if trial.resource == ROWS:  # a rung on a share of the fold's rows, trained afresh
+                    train = row_share(train, trial.params[ROWS], problem.seed, i)
+                    data_key = (*data_key, ROWS, trial.params[ROWS])
                 if previous is not None:
                     extra = trial.params[trial.resource] - trial.continue_from
                     est = adapter.continue_fit(
@@ -150,7 +154,7 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                         X.iloc[train], y[train], extra, data_key=data_key, keep=problem.cv.folds,
                     )
                 if est is None:
-                    est = adapter.make(trial.params, problem.task, problem.n_threads, problem.seed)
+                    est = adapter.make(params, problem.task, problem.n_threads, problem.seed)
                     adapter.fit(est, X.iloc[train], y[train], data_key=data_key, keep=problem.cv.folds)
                 else:
                     continued = True
@@ -178,6 +182,23 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                                   worker=worker, started_at=started)
     return TrialRecord.ok(trial, problem.metric, scores, n_resources=n_resources, fit_time=fit_time,
                           score_time=score_time, worker=worker, started_at=started, continued=continued)
+
+
+def estimator_params(trial: Trial) -> dict:
+    """The trial's parameters as its estimator takes them (without a budget of rows)."""
+    if trial.resource == ROWS:
+        return {k: v for k, v in trial.params.items() if k != ROWS}
+    return trial.params
+
+
+def row_share(train: np.ndarray, percent: int, seed: int, fold: int) -> np.ndarray:
+    """``percent`` of a training fold's rows, the same for every configuration of a search (drawn
+    from the search's seed, the fold and the share), in the fold's order."""
+    if percent >= 100:
+        return train
+    n = max(1, int(round(len(train) * percent / 100)))
+    rng = np.random.default_rng([seed, fold, percent])
+    return np.sort(rng.choice(train, size=n, replace=False))
 
 
 def _score(scorer, model, X, y) -> float:

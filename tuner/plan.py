@@ -45,6 +45,7 @@ class Plan:
     spend: dict | None = None  #: rounds and fits to train (Search.spend), before any budget
     budget: dict | None = None  #: search.budget
     data_lines: list[str] = field(default_factory=list)
+    rows_budget: bool = False  #: search.resource rows: rungs train afresh on a share (percent) of the rows
 
     @property
     def to_run(self) -> int:
@@ -121,10 +122,12 @@ class Plan:
             out.append(f"  {model:<{width}} {m.trials:>9,} {what:<14} {m.fits:>10,} fits{extra}  {m.finished:,} finished")
         if self.brackets is not None:
             for b in self.brackets:
-                rungs = ", ".join(f"{r.n_configs} x {r.n_resources}" for r in b.rungs)
-                out.append(f"  bracket {b.bracket}: configurations x rounds per rung: {rungs}")
-            out.append(f"rounds per fold: {self.continued_resources:,} with continued training "
-                       f"({self.total_resources:,} if every rung trained from scratch)")
+                rungs = ", ".join(f"{r.n_configs} x {r.n_resources}{'%' if self.rows_budget else ''}" for r in b.rungs)
+                unit = "share of the rows" if self.rows_budget else "rounds"
+                out.append(f"  bracket {b.bracket}: configurations x {unit} per rung: {rungs}")
+            if not self.rows_budget:
+                out.append(f"rounds per fold: {self.continued_resources:,} with continued training "
+                           f"({self.total_resources:,} if every rung trained from scratch)")
         if self.spend is not None:
             out.append(f"to train: {self.spend['rounds']:,} boosting rounds in {self.spend['fits']:,} fits "
                        "(summed over folds; shared fits and continued rungs counted once)")

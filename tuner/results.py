@@ -233,11 +233,13 @@ def fidelity(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
     rounds). Near +1: short runs rank configurations as long runs do, so a budgeted strategy's
     early stopping is safe; near 0: they say nothing, and a rounds ladder is the better choice.
 
-    Columns: ``model``, ``rounds``, ``configurations`` (scored at both counts), ``spearman``.
+    Columns: ``model``, ``rounds`` (the budget: boosting rounds, or the percent of the rows where
+    the rungs were trained on a share of them, ``unit`` "rows"), ``configurations`` (scored at both
+    counts), ``spearman``, ``unit``.
     """
     rows, metric = select_metric(df, metric)
     ok = ok_rows(rows)
-    columns = ["model", "rounds", "configurations", "spearman"]
+    columns = ["model", "rounds", "configurations", "spearman", "unit"]
     if ok.empty or "n_resources" not in ok.columns or ok["n_resources"].isna().all():
         return pd.DataFrame(columns=columns)
     ok = ok[ok["n_resources"].notna()].copy()
@@ -248,12 +250,14 @@ def fidelity(df: pd.DataFrame, metric: str | None = None) -> pd.DataFrame:
         if table.shape[1] < 2:
             continue
         top = table.columns.max()
+        unit = "rows" if "param_rows" in group.columns and group["param_rows"].notna().all() else "rounds"
         for rounds in table.columns:
             if rounds == top:
                 continue
             both = table[[rounds, top]].dropna()
             rho = both[rounds].rank().corr(both[top].rank()) if len(both) >= 3 else float("nan")
-            out.append({"model": model, "rounds": int(rounds), "configurations": len(both), "spearman": float(rho)})
+            out.append({"model": model, "rounds": int(rounds), "configurations": len(both), "spearman": float(rho),
+                        "unit": unit})
     return pd.DataFrame(out, columns=columns)
 
 

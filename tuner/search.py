@@ -44,7 +44,7 @@ from tuner.results import best_per_model, check_columns, rank, with_promotions
 from tuner.space import ParamSpace
 from tuner.store import ResultStore, result_schema
 from tuner.strategies import STRATEGIES, BudgetedStrategy, GridStrategy, PlannedStrategy, Strategy
-from tuner.trial import Trial, context_key
+from tuner.trial import ROWS, Trial, context_key
 from tuner.tuned_model import TunedModel, fit_best
 from tuner.user_code import ship
 from tuner.versions import check_versions
@@ -119,7 +119,7 @@ class Search:
 
     def make_trial(self, model: str, params: dict, **rung_fields) -> Trial:
         resource = rung_fields.get("resource")
-        if resource is not None:
+        if resource is not None and resource != ROWS:  # rungs on a share of the rows start afresh
             rung_fields["checkpoints"] = self.checkpoints_url
             max_resource = self.config.search.max_resource
             rung_fields["final"] = max_resource is not None and params.get(resource, 0) >= max_resource
@@ -208,6 +208,7 @@ class Search:
             finished_trials=sum(finished.values()), brackets=brackets,
             data=self.data_summary(), data_lines=c.data_lines(),
             spend=self.spend(strategy), budget=c.search.budget.as_dict() if c.search.budget else None,
+            rows_budget=c.search.resource == ROWS,
         )
 
     def spend(self, strategy: Strategy | None = None) -> dict | None:
@@ -392,6 +393,8 @@ class Search:
             _resilient(lambda: ship(client, self.config.code), "shipping your code")
 
     def _fit(self, client: Client, model: str, params: dict) -> TunedModel:
+        if self.config.search.resource == ROWS:  # the share of rows was its rung's budget: refit on all
+            params = {k: v for k, v in params.items() if k != ROWS}
         return client.submit(fit_best, self.problem, model, params, pure=False).result()
 
     def _remove_checkpoints(self) -> None:

@@ -9,6 +9,10 @@ from typing import Any
 
 from tuner.record import canonical_params
 
+#: ``search.resource`` of budgeted strategies that is not a parameter: the share of each training
+#: fold's rows a rung trains on, in percent (every rung trains from scratch, at the model's rounds)
+ROWS = "rows"
+
 
 @dataclass(frozen=True)
 class Trial:

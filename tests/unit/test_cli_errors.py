@@ -124,6 +124,9 @@ CASES = [
     Case("top-negative", lambda p: ["results", str(write_records(p / "r")), "--top", "-2"], 2,
          r"argument --top: got -2; allowed: an integer >= 1"),
     Case("unknown-verb", lambda p: ["rnu"], 2, r"invalid choice: 'rnu'"),
+    Case("rows-budget-above-all-rows", lambda p: ["run", config_path(
+        p, search={"strategy": "hyperband", "resource": "rows", "max_resource": 150})], 2,
+         r"config key 'search\.max_resource': got 150; allowed: an integer >= 1 and <= 100"),
     # your own data: the data section's keys, the columns and the target
     Case("data-drop-and-features", lambda p: ["run", _customers(p, drop=["plan"], features=["city"])], 2,
          r"config key 'data\.drop'.*either data\.drop or data\.features, not both"),

@@ -42,6 +42,26 @@ def test_budgeted_search_rows_and_ranking(client, tmp_path, strategy, search):
         assert len(df) == expected_rows
 
 
+@pytest.mark.parametrize("strategy", ["hyperband", "bohb"])
+def test_a_rows_budget_trains_each_rung_afresh_on_its_share_of_the_rows(client, tmp_path, strategy):
+    cfg = small_config(tmp_path, name=f"rows-{strategy}",
+                       search={"strategy": strategy, "resource": "rows", "min_resource": 11, "max_resource": 100,
+                               "eta": 3, "seed": 0},
+                       models={"lightgbm": {"num_leaves": {"randint": [4, 32]}, "learning_rate": {"loguniform": [0.05, 0.3]},
+                                            "n_estimators": 20, "min_child_samples": 5}})
+    result = Search(cfg).run(client, progress=False, refit=True)
+    df = result.results_
+    assert (df["status"] == "ok").all() and set(df["param_rows"]) == {11, 33, 100}
+    assert set(df["n_resources"]) == {11, 33, 100} and not df["continued"].any()  # nothing continues
+    assert not os.path.exists(tmp_path / "results" / cfg["name"] / "_checkpoints")  # nothing to keep
+    # the best rung row wins, whatever its share; the exported model is refit on all the rows
+    best = df.loc[df["mean_test_score"].idxmin()]
+    assert result.best_trial_id_ == best["trial_id"]
+    assert "rows" not in result.best_estimator_.params and "rows" not in result.best_estimator_.estimator_.get_params()
+    # the spend tuner plan reports is what the rows trained: each rung its 20 rounds, 3 folds
+    assert Search(cfg).spend()["rounds"] == len(df) * 20 * 3
+
+
 def test_killed_search_resumes_without_repeating_a_finished_rung(cluster, client, tmp_path):
     cfg = budget_config(tmp_path, "hyperband", window=1)  # one trial at a time: the kill lands midway
     # fits of a known length (3 folds x 60 ms a rung evaluation), so the search outlasts the first flush

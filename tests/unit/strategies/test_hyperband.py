@@ -210,3 +210,37 @@ def test_invalid_budget_configs(tmp_path, search, models, key):
     with pytest.raises(ConfigError) as info:
         load_config(cfg)
     assert info.value.key == key
+
+
+# -- a share of the rows as the budget (search.resource: rows) -----------------------------------
+
+
+def test_a_rows_budget_defaults_to_percent_and_needs_no_rounds_rules():
+    cfg = load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": "hyperband", "resource": "rows"},
+                       "models": {"catboost": {"depth": [2, 3]}}})  # no learning_rate: fine, nothing continues
+    assert (cfg.search.resource, cfg.search.min_resource, cfg.search.max_resource) == ("rows", 11, 100)
+    with pytest.raises(ConfigError, match="search.max_resource"):
+        load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": "asha", "resource": "rows",
+                                                                  "max_resource": 150}, "models": {"xgboost": {}}})
+    with pytest.raises(ConfigError, match="search.resource"):  # a rounds ladder's budget is always its rounds
+        load_config({"data": {"dataset": "diabetes"}, "search": {"strategy": "random", "resource": "rows",
+                                                                  "max_resource": 90}, "models": {"xgboost": {}}})
+
+
+def test_a_rung_on_a_share_of_the_rows_trains_afresh_on_that_share():
+    from tuner.evaluate import row_share
+
+    problem = Problem(DataSpec(dataset="diabetes"), "regression", CVConfig(3, True, 0), "rmse")
+    params = {"max_depth": 2, "n_estimators": 20}
+    rung = lambda pct: Trial.create("xgboost", {**params, "rows": pct}, "ctx", bracket=0, rung=0,  # noqa: E731
+                                    resource="rows", continue_from=None if pct == 11 else 11)
+    plain = evaluate_trial(problem, Trial.create("xgboost", params, "ctx"))
+    full, small = evaluate_trial(problem, rung(100)), evaluate_trial(problem, rung(11))
+    assert full.is_ok and small.is_ok and full.continued is False and full.n_resources == 100
+    assert full.mean_test_score == plain.mean_test_score  # all the rows: the same model
+    assert small.mean_test_score != full.mean_test_score
+    assert evaluate_trial(problem, rung(11)).mean_test_score == small.mean_test_score  # the same share every time
+    train = np.arange(300)
+    share = row_share(train, 33, seed=0, fold=1)
+    assert len(share) == 99 and set(share) <= set(train) and list(share) == sorted(share)
+    assert list(share) == list(row_share(train, 33, seed=0, fold=1)) != list(row_share(train, 33, seed=0, fold=2))
