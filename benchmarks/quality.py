@@ -10,7 +10,9 @@ x folds, for each seed:
 * ``tuner cmaes``: the same with ``strategy: cmaes`` (Optuna's CMA-ES sampler);
 * ``tuner random``: ``strategy: random``, same ladder, ``--trials`` configurations;
 * ``tuner random x2``: the same with twice the configurations (2B);
-* ``tuner hyperband``: min_resource at its default (max/9), eta 3; its spend is fixed by its schedule, counted
+* ``tuner hyperband``: min_resource at its default (max/9), eta 3;
+* ``tuner hyperband rows``: Hyperband with ``resource: rows`` (rungs on 11%, 33% and all of each
+  training fold's rows, ``--max-rounds`` rounds each); a rung's spend is its rounds times its share; its spend is fixed by its schedule, counted
   from its rows (a continued rung trains only its extra rounds);
 * ``optuna tpe``: ``optuna.create_study(sampler=TPESampler(seed, multivariate=True))``, objective
   = ``cross_val_score`` of the library's scikit-learn estimator at ``--max-rounds`` rounds on the
@@ -75,8 +77,8 @@ CHECK_POINT = {
                  "min_child_samples": 20, "bagging_freq": 1},
 }
 
-METHODS = ("tuner tpe", "tuner cmaes", "tuner random", "tuner random x2", "tuner hyperband", "optuna tpe",
-           "optuna tpe +rounds")
+METHODS = ("tuner tpe", "tuner cmaes", "tuner random", "tuner random x2", "tuner hyperband", "tuner hyperband rows",
+           "optuna tpe", "optuna tpe +rounds")
 
 
 def spaces(sample: int) -> dict[str, dict]:
@@ -176,10 +178,12 @@ def run_optuna(objective: Objective, seed: int, n_trials: int | None, budget: in
 
 
 # -- tuner -------------------------------------------------------------------------------------------
-def tuner_events(df, rounds_param: str, max_rounds: int, hyperband: bool, keep_ids=None) -> tuple[list, int]:
+def tuner_events(df, rounds_param: str, max_rounds: int, hyperband: bool, keep_ids=None,
+                 rows: bool = False) -> tuple[list, int]:
     """(spend, score) per row in finished order, spend in rounds over all folds: the rows of a
     rounds ladder come from one fit of max_rounds (counted once, at its first row); a continued
-    Hyperband rung trains only its rounds beyond the previous rung's."""
+    Hyperband rung trains only its rounds beyond the previous rung's; a rung on a share of the
+    rows (``rows``) counts max_rounds times that share (rounds on all the rows it is worth)."""
     df = df.sort_values(["finished_at", "n_resources"], kind="stable")
     if keep_ids is not None:
         df = df[df["trial_id"].isin(keep_ids)]
@@ -187,7 +191,11 @@ def tuner_events(df, rounds_param: str, max_rounds: int, hyperband: bool, keep_i
     for r in df.to_dict("records"):
         score = float(r["mean_test_score"]) if r["status"] == "ok" and r["mean_test_score"] is not None \
             and math.isfinite(r["mean_test_score"]) else None
-        if hyperband:
+        if rows:
+            n = int(r["n_resources"])
+            spend = max_rounds * n / 100
+            rungs[(r["config_id"], int(r["rung"]))] = n
+        elif hyperband:
             n = int(r["n_resources"])
             prev = rungs.get((r["config_id"], int(r["rung"]) - 1))
             spend = n - prev if (r.get("continued") is True and prev is not None) else n
@@ -385,13 +393,16 @@ def main() -> None:
                     if method.startswith("tuner"):
                         if method == "tuner hyperband":  # min_resource: its default, max / eta^2
                             cfg["search"] = {"strategy": "hyperband", "max_resource": R, "eta": 3, "seed": seed}
+                        elif method == "tuner hyperband rows":  # rungs on 11%, 33%, 100% of the rows, R rounds
+                            cfg["search"] = {"strategy": "hyperband", "resource": "rows", "eta": 3, "seed": seed}
+                            cfg["models"] = {spec["library"]: {**space, "n_estimators": R}}
                         else:
                             cfg["search"] = {"strategy": {"tuner tpe": "tpe", "tuner cmaes": "cmaes"}.get(method, "random"),
                                              "n_trials": 2 * n if method == "tuner random x2" else n,
                                              "min_resource": min_r, "max_resource": R, "eta": 3, "seed": seed}
                         df, wall, search = run_tuner(client, cfg)
-                        hb = method == "tuner hyperband"
-                        events, configs = tuner_events(df, "n_estimators", R, hb)
+                        hb = method.startswith("tuner hyperband")
+                        events, configs = tuner_events(df, "n_estimators", R, hb, rows=method.endswith("rows"))
                         run.update(events=events, wall_s=wall, configurations=configs, rows=len(df),
                                    failed=int((df["status"] != "ok").sum()))
                         try:
