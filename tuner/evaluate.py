@@ -159,7 +159,8 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                 else:
                     continued = True
                 t1 = time.perf_counter()
-                scores.append(metric.sign * _score(scorer, est, X.iloc[test], y[test]))
+                view = adapter.scoring(est, (*problem.data_key, i, "test"), keep=problem.cv.folds)
+                scores.append(metric.sign * _score(scorer, view, X.iloc[test], y[test]))
                 fit_time += t1 - t0
                 score_time += time.perf_counter() - t1
                 models.append(est)
@@ -287,7 +288,9 @@ def evaluate_fold(problem: Problem, trials: list[Trial], fold: int) -> FoldResul
             est = adapter.make(params, problem.task, problem.n_threads, problem.seed)
             adapter.fit(est, X.iloc[train], y[train], data_key=(*problem.data_key, fold), keep=problem.cv.folds)
             t1 = time.perf_counter()
-            views = [adapter.staged(est, c) for c in counts] if counts else [est]
+            test_key = (*problem.data_key, fold, "test")
+            views = [adapter.scoring(est, test_key, problem.cv.folds, n=c) for c in counts] if counts \
+                else [adapter.scoring(est, test_key, problem.cv.folds)]
             scores = [metric.sign * _score(scorer, v, X.iloc[test], y[test]) for v in views]
             t2 = time.perf_counter()
         if not np.all(np.isfinite(scores)):

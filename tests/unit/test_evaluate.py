@@ -96,3 +96,29 @@ def test_xgboost_reuses_its_training_matrix_and_scores_exactly_as_a_fresh_fit():
     for p, prediction in zip(params, cached, strict=True):
         fresh = adapter.make(p, "regression", 1, 0).fit(X.iloc[train], y[train]).predict(X.iloc[test])
         np.testing.assert_array_equal(prediction, fresh)
+
+
+def test_xgboost_scores_a_fold_from_its_kept_test_matrix_with_the_same_predictions():
+    """A regressor predicts the fold's test rows from a DMatrix kept per worker thread (built once),
+    at every round count, exactly as its own predict; classifiers keep their own predict."""
+    import numpy as np
+    import pandas as pd
+
+    from tuner.models import xgboost as xgb_adapter
+
+    problem = Problem(DataSpec(dataset="diabetes"), "regression", CVConfig(3, True, 0), "rmse")
+    X, y, splits = problem.load()
+    X = X.assign(group=pd.Categorical(np.arange(len(X)) % 4))  # a category column too
+    train, test = splits[0]
+    adapter = get_adapter("xgboost")
+    xgb_adapter._test_matrices.cache = None
+    est = adapter.make({"max_depth": 3, "n_estimators": 30, "enable_categorical": True}, "regression", 1, 0)
+    est.fit(X.iloc[train], y[train])
+    for n in (None, 10, 30):
+        view = adapter.scoring(est, ("data", 0, "test"), keep=3, n=n)
+        expected = est.predict(X.iloc[test], iteration_range=(0, n or 30))
+        np.testing.assert_array_equal(view.predict(X.iloc[test]), expected)
+    assert len(xgb_adapter._test_matrices.cache) == 1  # one matrix for the fold, whatever the rounds
+    clf = adapter.make({"max_depth": 2, "n_estimators": 5, "enable_categorical": True}, "classification", 1, 0)
+    clf.fit(X.iloc[train], y[train] > 150)
+    assert adapter.scoring(clf, ("data", 0, "test"), keep=3) is clf

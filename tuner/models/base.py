@@ -200,6 +200,12 @@ class ModelAdapter:
         """Whether trials differing only in rounds can be scored from one fit at the largest count."""
         return False
 
+    def scoring(self, estimator: Any, data_key: tuple | None = None, keep: int = 1, n: int | None = None) -> Any:
+        """``estimator`` as the scorer sees it on a CV fold's test rows named ``data_key`` (its first
+        ``n`` rounds: :meth:`staged`). An adapter may keep the library's own dataset of those rows,
+        up to ``keep`` per worker thread, and predict from it (the same predictions)."""
+        return estimator if n is None else self.staged(estimator, n)
+
     def staged(self, estimator: Any, n: int) -> StagedView | None:
         """``estimator`` (fitted with at least ``n`` rounds) as a model of ``n`` rounds."""
         return None
