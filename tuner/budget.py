@@ -84,11 +84,10 @@ class Spend:
 
         adapter = get_adapter(trial.model)
         if trial.resource == ROWS:  # a rung on a share of the rows: trained afresh at the model's rounds
-            params = {k: v for k, v in trial.params.items() if k != ROWS}
-            self._add_fit(("trial", trial.trial_id), trial.model, params,
-                          self._rounds(FitTask(trial.model, params, 0), adapter))
+            params = trial.estimator_params
+            self._add_fit(("trial", trial.trial_id), trial.model, params, self._rounds(trial.model, params, adapter))
             return
-        rounds = self._rounds(trial, adapter)
+        rounds = self._rounds(trial.model, trial.params, adapter, trial.resource)
         if trial.resource is not None:  # a rung: continued training adds only its extra rounds
             rounds -= trial.continue_from or 0
             key: tuple = ("trial", trial.trial_id)
@@ -111,7 +110,7 @@ class Spend:
         26,160-point grid at once)."""
         from tuner.models import get_adapter
         from tuner.record import canonical_params
-        from tuner.space import Distribution, ParamSpace
+        from tuner.space import Distribution
 
         adapter = get_adapter(model)
         name = adapter.rounds_param
@@ -119,11 +118,10 @@ class Spend:
         if axis is None:  # no rounds in the grid: every point is a fit of its own
             for params in space.grid(resolution):
                 self._add_fit(("point", model, canonical_params(params)), model, params,
-                              self._rounds(FitTask(model, params, 0), adapter))
+                              self._rounds(model, params, adapter))
             return
         counts = axis.grid_values(resolution) if isinstance(axis, Distribution) else list(axis)
-        rest = ParamSpace({k: v for k, v in space.params.items() if k != name})
-        for point in rest.grid(resolution):
+        for point in space.without(name).grid(resolution):
             top = {**point, name: max(int(c) for c in counts)}
             if adapter.can_share_rounds(top):  # one fit at the largest count serves them all
                 self._add_fit((model, canonical_params(point)), model, top, int(top[name]))
@@ -145,15 +143,17 @@ class Spend:
         mine["rounds"] += rounds
         mine["fits"] += fits
 
-    def _rounds(self, trial: Trial | FitTask, adapter) -> int:
-        name = getattr(trial, "resource", None) or adapter.rounds_param
-        if name is not None and name in trial.params:
-            return int(trial.params[name])
+    def _rounds(self, model: str, params: dict, adapter, resource: str | None = None) -> int:
+        """The rounds a fit of ``params`` trains: its budget parameter (``resource``, or the
+        library's rounds), else the library's default."""
+        name = resource or adapter.rounds_param
+        if name is not None and name in params:
+            return int(params[name])
         if adapter.rounds_param is None:
             return 0  # a model without boosting rounds: it costs a fit
-        if trial.model not in self._default_rounds:  # the library's default, the same for every trial
-            self._default_rounds[trial.model] = int(adapter.n_resources(adapter.make(trial.params, self.task)) or 0)
-        return self._default_rounds[trial.model]
+        if model not in self._default_rounds:  # the library's default, the same for every trial
+            self._default_rounds[model] = int(adapter.n_resources(adapter.make(params, self.task)) or 0)
+        return self._default_rounds[model]
 
     def as_dict(self) -> dict:
         return {"rounds": self.rounds, "fits": self.fits, "models": self.by_model}

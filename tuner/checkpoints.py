@@ -195,7 +195,7 @@ def _write(url: str | None, adapter: ModelAdapter, models: list, replaces: str |
 def wait_written(url: str | None = None, timeout: float | None = None) -> None:
     """Wait for this process's background write of ``url`` (of every checkpoint: None)."""
     with _lock:
-        futures = list(_pending.values()) if url is None else [f for u, f in _pending.items() if u == url]
+        futures = list(_pending.values()) if url is None else ([_pending[url]] if url in _pending else [])
     for future in futures:
         future.result(timeout)
 

@@ -137,7 +137,7 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                 adapter, trial.params, problem.task, problem.n_threads, problem.seed, len(splits),
             )
         models, scores = [], []
-        params = estimator_params(trial)
+        params = trial.estimator_params
         with _thread_limits(problem.n_threads):
             for i, (train, test) in enumerate(splits):
                 t0 = time.perf_counter()
@@ -183,13 +183,6 @@ def evaluate_trial(problem: Problem, trial: Trial) -> TrialRecord:
                                   worker=worker, started_at=started)
     return TrialRecord.ok(trial, problem.metric, scores, n_resources=n_resources, fit_time=fit_time,
                           score_time=score_time, worker=worker, started_at=started, continued=continued)
-
-
-def estimator_params(trial: Trial) -> dict:
-    """The trial's parameters as its estimator takes them (without a budget of rows)."""
-    if trial.resource == ROWS:
-        return {k: v for k, v in trial.params.items() if k != ROWS}
-    return trial.params
 
 
 def row_share(train: np.ndarray, percent: int, seed: int, fold: int) -> np.ndarray:

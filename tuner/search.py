@@ -41,7 +41,6 @@ from tuner.progress import SearchProgress
 from tuner.projection import DEFAULT_WORKERS, MAX_TASKS, Projection, TimeModel, calibrate, durations, fit_tasks, project
 from tuner.record import RUNG_COLUMNS, TrialRecord, TrialStatus
 from tuner.results import best_per_model, check_columns, rank, with_promotions
-from tuner.space import ParamSpace
 from tuner.store import ResultStore, result_schema
 from tuner.strategies import STRATEGIES, BudgetedStrategy, GridStrategy, PlannedStrategy, Strategy
 from tuner.trial import ROWS, Trial, context_key
@@ -121,8 +120,7 @@ class Search:
         resource = rung_fields.get("resource")
         if resource is not None and resource != ROWS:  # rungs on a share of the rows start afresh
             rung_fields["checkpoints"] = self.checkpoints_url
-            max_resource = self.config.search.max_resource
-            rung_fields["final"] = max_resource is not None and params.get(resource, 0) >= max_resource
+            rung_fields["final"] = params.get(resource, 0) >= self.config.search.max_resource
         return Trial.create(model, params, self._context, **rung_fields)
 
     @property
@@ -218,8 +216,7 @@ class Search:
         c = self.config
         strategy = strategy or self._strategy()
         if isinstance(strategy, GridStrategy):  # counted a fit group at a time (Spend.add_grid)
-            groups = sum(ParamSpace({k: v for k, v in m.space.params.items() if k != m.adapter.rounds_param})
-                         .grid_size(c.search.grid_resolution) for m in c.models)
+            groups = sum(m.space.without(m.adapter.rounds_param).grid_size(c.search.grid_resolution) for m in c.models)
             if groups > SPEND_LIMIT:
                 return None
         elif isinstance(strategy, PlannedStrategy) and strategy.total() > SPEND_LIMIT:

@@ -183,6 +183,10 @@ class ParamSpace:
         for combo in itertools.product(*axes):
             yield dict(sorted(zip(names, combo, strict=True)))
 
+    def without(self, name: str | None) -> ParamSpace:
+        """This space without parameter ``name`` (e.g. the rounds, which a grid's points share a fit over)."""
+        return ParamSpace({k: v for k, v in self.params.items() if k != name})
+
     def grid_size(self, resolution: int = 3) -> int:
         return math.prod(
             len(v.grid_values(resolution)) if isinstance(v, Distribution) else len(v)

@@ -37,6 +37,14 @@ class Trial:
     checkpoints: str | None = None  #: URL of the folder holding checkpoints between rungs
     final: bool = False  #: the top rung (max_resource): no rung continues from it, no checkpoint kept
 
+    @property
+    def estimator_params(self) -> dict:
+        """The parameters as the estimator takes them: a share of the rows (``resource: rows``) is
+        the rung's budget, not a parameter of the estimator."""
+        if self.resource == ROWS:
+            return {k: v for k, v in self.params.items() if k != ROWS}
+        return self.params
+
     @classmethod
     def create(cls, model: str, params: dict, context: str, **rung_fields: Any) -> Trial:
         bracket = rung_fields.get("bracket")
