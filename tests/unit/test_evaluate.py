@@ -100,7 +100,7 @@ def test_xgboost_reuses_its_training_matrix_and_scores_exactly_as_a_fresh_fit():
 
 def test_xgboost_scores_a_fold_from_its_kept_test_matrix_with_the_same_predictions():
     """A regressor predicts the fold's test rows from a DMatrix kept per worker thread (built once),
-    at every round count, exactly as its own predict; classifiers keep their own predict."""
+    at every round count, exactly as its own predict; classifiers' labels and probabilities too."""
     import numpy as np
     import pandas as pd
 
@@ -119,6 +119,19 @@ def test_xgboost_scores_a_fold_from_its_kept_test_matrix_with_the_same_predictio
         expected = est.predict(X.iloc[test], iteration_range=(0, n or 30))
         np.testing.assert_array_equal(view.predict(X.iloc[test]), expected)
     assert len(xgb_adapter._test_matrices.cache) == 1  # one matrix for the fold, whatever the rounds
-    clf = adapter.make({"max_depth": 2, "n_estimators": 5, "enable_categorical": True}, "classification", 1, 0)
-    clf.fit(X.iloc[train], y[train] > 150)
-    assert adapter.scoring(clf, ("data", 0, "test"), keep=3) is clf
+    assert "get_booster" not in vars(est)  # nothing left on the model
+    # classifiers: XGBoost's own labels and probabilities (binary, and softprob over 3 classes)
+    xgb_adapter._test_matrices.cache = None
+    for labels in (y > 150, np.digitize(y, [100, 200])):
+        clf = adapter.make({"max_depth": 2, "n_estimators": 12, "enable_categorical": True}, "classification", 1, 0)
+        clf.fit(X.iloc[train], labels[train])
+        for n in (None, 4):
+            view = adapter.scoring(clf, ("data", 0, "test"), keep=3, n=n)
+            rounds = (0, n or 12)
+            np.testing.assert_array_equal(view.predict(X.iloc[test]), clf.predict(X.iloc[test], iteration_range=rounds))
+            np.testing.assert_array_equal(view.predict_proba(X.iloc[test]),
+                                          clf.predict_proba(X.iloc[test], iteration_range=rounds))
+            np.testing.assert_array_equal(view.classes_, clf.classes_)
+    assert len(xgb_adapter._test_matrices.cache) == 1  # predicted from the kept matrix
+    other = X.iloc[test].copy()  # rows that are not the kept ones: predicted as they are
+    np.testing.assert_array_equal(view.predict_proba(other), clf.predict_proba(other, iteration_range=(0, 4)))

@@ -87,20 +87,31 @@ class XGBoostAdapter(ModelAdapter):
         return params.get("booster", "gbtree") != "dart" and params.get("early_stopping_rounds") is None
 
     def scoring(self, estimator, data_key=None, keep=1, n=None):
-        """Regressors predict a fold's test rows from a DMatrix of them kept per worker thread:
-        converting the pandas rows on every prediction costs several milliseconds a fold, more
-        than a short rung's rounds (the predictions are the same). Classifiers (labels and
-        probabilities), early stopping and no ``data_key``: the estimator's own predict."""
-        if data_key is None or hasattr(estimator, "predict_proba") \
-                or estimator.get_params().get("early_stopping_rounds") is not None:
+        """Predict a fold's test rows from a DMatrix of them kept per worker thread: converting the
+        pandas rows on every prediction costs several milliseconds a fold, more than a short
+        rung's rounds. The estimator's own ``predict`` / ``predict_proba`` run (labels,
+        probabilities, early stopping's best iteration: XGBoost's code); only the booster they ask
+        to predict these rows predicts the kept matrix instead (the same predictions)."""
+        if data_key is None:
             return super().scoring(estimator, data_key, keep, n)
-        booster = estimator.get_booster()
-        rounds = (0, booster.num_boosted_rounds() if n is None else n)
+        names = ("predict", "predict_proba") if hasattr(estimator, "predict_proba") else ("predict",)
+        rounds = None if n is None else (0, n)
+        return StagedView(estimator, {name: self._on_kept_rows(estimator, name, rounds, data_key, keep)
+                                      for name in names})
 
-        def predict(X):
-            return booster.predict(self._test_matrix(estimator, X, data_key, keep), iteration_range=rounds)
+    def _on_kept_rows(self, estimator, name, rounds, data_key, keep):
+        method = getattr(type(estimator), name)
 
-        return StagedView(estimator, {"predict": predict})
+        def call(X):
+            kept = _KeptRowsBooster(estimator.get_booster(), X,
+                                    lambda: self._test_matrix(estimator, X, data_key, keep))
+            estimator.get_booster = lambda: kept  # the instance's attribute, for this call only
+            try:
+                return method(estimator, X, iteration_range=rounds)
+            finally:
+                del estimator.get_booster
+
+        return call
 
     def _test_matrix(self, estimator, X, data_key, keep):
         params = estimator.get_params()
@@ -126,3 +137,24 @@ class XGBoostAdapter(ModelAdapter):
         if hasattr(estimator, "predict_proba"):
             methods["predict_proba"] = lambda X: estimator.predict_proba(X, iteration_range=(0, n))
         return StagedView(estimator, methods)
+
+
+class _KeptRowsBooster:
+    """A booster that predicts one table of rows from their kept DMatrix: what XGBoost's scikit-learn
+    ``predict`` asks of ``inplace_predict`` for those rows, ``Booster.predict`` on the matrix answers
+    (the same trees, the same values); anything else goes to the booster itself."""
+
+    def __init__(self, booster, rows, matrix):
+        self._booster, self._rows, self._matrix = booster, rows, matrix
+
+    def inplace_predict(self, data, iteration_range=(0, 0), predict_type="value", missing=float("nan"),
+                        validate_features=True, base_margin=None, strict_shape=False):
+        if data is not self._rows or base_margin is not None or strict_shape or predict_type not in ("value", "margin"):
+            return self._booster.inplace_predict(data, iteration_range=iteration_range, predict_type=predict_type,
+                                                 missing=missing, validate_features=validate_features,
+                                                 base_margin=base_margin, strict_shape=strict_shape)
+        return self._booster.predict(self._matrix(), iteration_range=iteration_range,
+                                     output_margin=predict_type == "margin", validate_features=validate_features)
+
+    def __getattr__(self, name):
+        return getattr(self._booster, name)
