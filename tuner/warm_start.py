@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import yaml
 
 #: what every worker imports for its first trial, whatever the model
-WORKER_MODULES = ("distributed", "numpy", "pandas", "pyarrow", "tuner.evaluate")
+WORKER_MODULES = ("tuner.scipy_docstrings", "distributed", "numpy", "pandas", "pyarrow", "tuner.evaluate")
 #: the configuration's library names and the module each imports
 LIBRARIES = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
 
