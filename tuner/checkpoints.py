@@ -35,7 +35,7 @@ from typing import Any
 
 from tuner.models.base import ModelAdapter
 
-__all__ = ["checkpoint_url", "load", "remove", "remove_all", "save", "save_later", "wait_written"]
+__all__ = ["checkpoint_name", "checkpoint_url", "load", "present", "remove", "remove_all", "save", "save_later", "wait_written"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,9 @@ _EXTENSIONS = {"xgboost-ubj": ".ubj", "lightgbm-text": ".txt", "catboost-cbm": "
 _MAX_MANIFEST = 1 << 20  #: bytes: a manifest is a few hundred
 _unsupported_logged: set[str] = set()
 #: seconds a continuation waits for a checkpoint that another worker may still be writing (a
-#: write lands milliseconds after its trial's record; a checkpoint that never comes, e.g. removed
-#: when an earlier search finished, costs a continuation this much before it trains from scratch)
+#: write lands milliseconds after its trial's record); a checkpoint gone before the run started
+#: (removed when an earlier search finished) is not waited for: that rung trains from scratch
+#: (``Search._find_gone_checkpoints``)
 WAIT_SECONDS = 5.0
 
 _writer: ThreadPoolExecutor | None = None
@@ -78,7 +79,25 @@ def checkpoint_url(folder: str, config_id: str, n_resources: int) -> str:
     str
         ``<folder>/<config_id>-<n_resources>.ckpt``.
     """
-    return f"{folder.rstrip('/')}/{config_id}-{int(n_resources)}{SUFFIX}"
+    return f"{folder.rstrip('/')}/{checkpoint_name(config_id, n_resources)}"
+
+
+def checkpoint_name(config_id: str, n_resources: int) -> str:
+    """The file name of :func:`checkpoint_url`, in its folder."""
+    return f"{config_id}-{int(n_resources)}{SUFFIX}"
+
+
+def present(folder: str) -> set[str]:
+    """The names of the checkpoint files in ``folder`` now (one listing; none when it is missing or
+    cannot be listed: a rung then trains from scratch, as it would without its checkpoint)."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(folder)
+        names = fs.ls(path, detail=False)
+    except Exception:  # noqa: BLE001 - missing, or unlistable: nothing to continue from
+        return set()
+    return {str(n).rstrip("/").rsplit("/", 1)[-1] for n in names if str(n).endswith(SUFFIX)}
 
 
 def _member_name(i: int, fmt: str) -> str:

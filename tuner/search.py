@@ -21,7 +21,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 from distributed import Client
@@ -121,7 +121,24 @@ class Search:
         if resource is not None and resource != ROWS:  # rungs on a share of the rows start afresh
             rung_fields["checkpoints"] = self.checkpoints_url
             rung_fields["final"] = params.get(resource, 0) >= self.config.search.max_resource
-        return Trial.create(model, params, self._context, **rung_fields)
+        trial = Trial.create(model, params, self._context, **rung_fields)
+        if trial.continue_from is not None and (trial.config_id, trial.continue_from) in self._gone_checkpoints:
+            return replace(trial, continue_from=None)  # its checkpoint will not come: from scratch, at once
+        return trial
+
+    _gone_checkpoints: frozenset[tuple[str | None, int]] = frozenset()
+
+    def _find_gone_checkpoints(self, finished: dict[str, TrialRecord]) -> frozenset[tuple[str | None, int]]:
+        """Rungs finished before this run whose checkpoint is not there: removed when an earlier search
+        on these results ended (and this one goes further), or never written. Nothing will write
+        them now, so the rungs that continue them train from scratch at once instead of each waiting
+        :data:`tuner.checkpoints.WAIT_SECONDS` for it. One listing of the checkpoints folder."""
+        rungs = {(r.config_id, r.n_resources) for r in finished.values()
+                 if r.config_id is not None and r.n_resources is not None and r.is_ok}
+        if not rungs:
+            return frozenset()
+        present = checkpoints.present(self.checkpoints_url)
+        return frozenset((c, n) for c, n in rungs if checkpoints.checkpoint_name(str(c), n) not in present)
 
     @property
     def checkpoints_url(self) -> str:
@@ -335,6 +352,8 @@ class Search:
             previous = previous[previous["status"] == TrialStatus.OK.value]
         strategy = self.strategy()
         finished = {r["trial_id"]: TrialRecord.from_row(r) for r in previous.to_dict("records")} if len(previous) else {}
+        if c.search.budgeted and c.search.resource != ROWS:
+            self._gone_checkpoints = self._find_gone_checkpoints(finished)
         engine = get_engine(c.search.engine)(
             client, self.problem, store, self.schema(), run_id,
             window=c.search.window, max_attempts=c.search.max_attempts, before_write=lease.check,

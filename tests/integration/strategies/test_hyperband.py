@@ -118,3 +118,21 @@ def test_the_same_search_twice_gives_identical_rows_with_subsampling(client, tmp
     assert first["continued"].sum() >= 4  # promoted configurations trained on from a checkpoint
     columns = ["mean_test_score", "split0_test_score", "split1_test_score", "split2_test_score", "n_resources"]
     pd.testing.assert_frame_equal(first[columns], second[columns])
+
+
+def test_a_search_taken_further_trains_at_once_what_lost_its_checkpoint(client, tmp_path):
+    """A search that ended after its first rung (its budget) removed its checkpoints; taken further,
+    the rungs that would continue them train from scratch at once instead of waiting for checkpoints
+    nobody writes, and the rung after those continues the checkpoints they wrote."""
+    cfg = budget_config(tmp_path, "successive_halving", n_trials=9)
+    first = Search({**cfg, "search": {**cfg["search"], "budget": {"rounds": 18 * 5 * 3}}})
+    before = first.run(client, progress=False, refit=False).results_
+    assert set(before["rung"]) == {0} and len(before) == 18
+    further = Search(cfg)
+    df = further.run(client, progress=False, refit=False).results_
+    assert set(df["rung"]) == {0, 1, 2} and (df["status"] == "ok").all()
+    assert further._gone_checkpoints == {(c, 5) for c in before["config_id"]}
+    assert not df.loc[df["rung"] == 1, "continued"].any()  # from scratch: their checkpoints are gone
+    assert df.loc[df["rung"] == 2, "continued"].all()  # from the checkpoints rung 1 wrote in this run
+    resumed = df[df["rung"] == 0].set_index("trial_id")["mean_test_score"]
+    assert resumed.equals(before.set_index("trial_id")["mean_test_score"].loc[resumed.index])
