@@ -116,6 +116,9 @@ class Search:
     def from_yaml(cls, path: str | os.PathLike) -> Search:
         return cls(str(path))
 
+    #: (config_id, rounds) of rungs restored without their checkpoint (:meth:`_find_gone_checkpoints`)
+    _gone_checkpoints: frozenset[tuple[str | None, int]] = frozenset()
+
     def make_trial(self, model: str, params: dict, **rung_fields) -> Trial:
         resource = rung_fields.get("resource")
         if resource is not None and resource != ROWS:  # rungs on a share of the rows start afresh
@@ -125,8 +128,6 @@ class Search:
         if trial.continue_from is not None and (trial.config_id, trial.continue_from) in self._gone_checkpoints:
             return replace(trial, continue_from=None)  # its checkpoint will not come: from scratch, at once
         return trial
-
-    _gone_checkpoints: frozenset[tuple[str | None, int]] = frozenset()
 
     def _find_gone_checkpoints(self, finished: dict[str, TrialRecord]) -> frozenset[tuple[str | None, int]]:
         """Rungs finished before this run whose checkpoint is not there: removed when an earlier search
