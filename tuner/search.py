@@ -232,20 +232,19 @@ class Search:
         :class:`tuner.budget.Spend`), before any budget; None where it depends on results
         (ASHA, or tpe and cmaes without a rounds ladder) or the grid is larger than :data:`SPEND_LIMIT`."""
         c = self.config
+        if c.search.strategy == "asha" or (c.search.strategy in MODEL_BASED and not c.search.rounds_ladder):
+            return None
         strategy = strategy or self._strategy()
+        spend = Spend(c.task, c.cv.folds)
         if isinstance(strategy, GridStrategy):  # counted a fit group at a time (Spend.add_grid)
             groups = sum(m.space.without(m.adapter.rounds_param).grid_size(c.search.grid_resolution) for m in c.models)
             if groups > SPEND_LIMIT:
                 return None
-        elif isinstance(strategy, PlannedStrategy) and strategy.total() > SPEND_LIMIT:
-            return None
-        if c.search.strategy == "asha" or (c.search.strategy in MODEL_BASED and not c.search.rounds_ladder):
-            return None
-        spend = Spend(c.task, c.cv.folds)
-        if isinstance(strategy, GridStrategy):
             for m in c.models:
                 spend.add_grid(m.name, m.space, c.search.grid_resolution)
         else:
+            if isinstance(strategy, PlannedStrategy) and strategy.total() > SPEND_LIMIT:
+                return None
             for t in self._trials(strategy):
                 spend.add(t)
         return spend.as_dict()
